@@ -1,0 +1,5 @@
+"""`python -m lkbus` runs the CLI."""
+
+from lkbus.cli import main
+
+main()

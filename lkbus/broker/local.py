@@ -1,0 +1,297 @@
+"""Start, stop and inspect the local broker: one `java kafka.Kafka` process per data folder."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from lkbus.broker.runtime import ensure_jars, find_java
+from lkbus.errors import BrokerError, BrokerExitedError, PortInUseError
+from lkbus.settings import BrokerSettings
+
+_LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    """What `lkbus broker status` reports."""
+
+    running: bool
+    pid: int | None
+    bootstrap: str
+    data_dir: Path
+    log_file: Path
+
+
+class LocalBroker:
+    """A single-node Apache Kafka broker in KRaft mode, listening on `host:port`.
+
+    The process is found again through its pid file, so `stop` works from another process.
+    """
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.pid_file = self.data_dir / "broker.pid"
+        self.log_file = self.data_dir / "broker.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients use."""
+        return f"{self.settings.host}:{self.settings.port}"
+
+    @property
+    def _marker(self) -> str:
+        return f"-Dlkbus.broker.dir={self.data_dir}"
+
+    def status(self) -> BrokerStatus:
+        """Whether this folder's broker is running, and where it lives."""
+        pid = self._running_pid()
+        return BrokerStatus(pid is not None, pid, self.bootstrap, self.data_dir, self.log_file)
+
+    async def start(self) -> BrokerStatus:
+        """Start the broker (formatting its storage on first use) and wait until it answers.
+
+        Harmless when this folder's broker is already running.
+        """
+        if self._running_pid() is not None:
+            await self._wait_ready(process=None)
+            return self.status()
+        self.pid_file.unlink(missing_ok=True)
+        for port in (self.settings.port, self.settings.controller_port):
+            _require_free_port(self.settings.host, port)
+        java = find_java()
+        jars = ensure_jars(self.settings.jars_dir.resolve())
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = self._write_config()
+        log4j = self.data_dir / "log4j2.properties"
+        log4j.write_text(_LOG4J2.format(log=self.log_file))
+        base = [java, "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{jars}/*"]
+        if not (self.data_dir / "kraft" / "meta.properties").exists():
+            self._format(base, config)
+        server = [
+            java,
+            f"-Xmx{self.settings.heap}",
+            f"-Xms{self.settings.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            *base[1:],
+            self._marker,
+            "kafka.Kafka",
+            str(config),
+        ]
+        process = self._launch(server)
+        self.pid_file.write_text(str(process.pid))
+        try:
+            await self._wait_ready(process)
+        except BaseException:
+            self.stop()
+            raise
+        return self.status()
+
+    def _launch(self, command: list[str]) -> subprocess.Popen[bytes]:
+        with open(self.data_dir / "console.log", "wb") as console:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self._process
+
+    def stop(self, timeout_s: float = 30) -> bool:
+        """Stop this folder's broker (SIGTERM, then SIGKILL after `timeout_s`) and wait for it.
+
+        Returns whether a running broker was stopped.
+        """
+        pid = self._running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            self._reap()
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not self._wait_gone(pid, timeout_s):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, 10)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last `lines` lines of the broker's log, then of its console (where JVM errors go)."""
+        text = []
+        for path in (self.log_file, self.data_dir / "console.log"):
+            if path.exists():
+                text.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(text[-lines:])
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_alive(pid) and self._marker in _cmdline(pid) else None
+
+    def _wait_gone(self, pid: int, timeout_s: float) -> bool:
+        if self._process is not None and self._process.pid == pid:
+            try:
+                self._process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                return False
+            self._process = None
+            return True
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _is_alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _reap(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            self._process = None
+
+    def _write_config(self) -> Path:
+        s = self.settings
+        config = self.data_dir / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{s.host}:{s.controller_port}",
+                    f"listeners=PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{s.host}:{s.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={self.data_dir / 'kraft'}",
+                    "auto.create.topics.enable=false",
+                    "num.partitions=1",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=12",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "group.consumer.min.session.timeout.ms=1000",
+                    "group.min.session.timeout.ms=1000",
+                    "",
+                ]
+            )
+        )
+        return config
+
+    def _format(self, base: list[str], config: Path) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+            raise BrokerError(
+                f"formatting the broker storage in {self.data_dir} failed ({tail}); "
+                "delete that folder to start afresh"
+            )
+
+    async def _wait_ready(self, process: subprocess.Popen[bytes] | None) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while True:
+            if process is not None and process.poll() is not None:
+                raise BrokerExitedError(
+                    f"the broker exited with code {process.returncode} while starting; "
+                    f"its log ({self.log_file}) ends with:\n{self.log_tail(15)}"
+                )
+            if await _answers_metadata(self.bootstrap):
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"the broker did not answer on {self.bootstrap} within "
+                    f"{self.settings.start_timeout_s:.0f} s; raise LKBUS_BROKER__START_TIMEOUT_S "
+                    f"or read {self.log_file}"
+                )
+            await asyncio.sleep(0.25)
+
+
+async def _answers_metadata(bootstrap: str) -> bool:
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.describe_cluster()
+        return True
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    finally:
+        await admin.close()
+
+
+def _require_free_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise PortInUseError(
+                f"port {port} on {host} is taken by another process; stop it, or choose free ports "
+                "with LKBUS_BROKER__PORT and LKBUS_BROKER__CONTROLLER_PORT"
+            ) from None
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,143 @@
+"""`lkbus`: the command line. Each command is a thin layer over an async function."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lkbus.broker import LocalBroker
+from lkbus.errors import LkbusError
+from lkbus.settings import Settings, load_settings, redacted_dump
+from lkbus.topics import create_topics, describe_topics, list_topics, project_topics
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="lkbus",
+    help="LiveKit agent session events on Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+broker_app = typer.Typer(help="The local Apache Kafka broker (KRaft, no Docker).", no_args_is_help=True)
+topics_app = typer.Typer(help="The project's topics.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+app.add_typer(topics_app, name="topics")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(1)
+
+
+def settings() -> Settings:
+    """The effective settings, or exit 1 with what is wrong."""
+    try:
+        return load_settings()
+    except LkbusError as exc:
+        raise fail(str(exc)) from None
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; a `LkbusError` becomes one error line and exit code 1."""
+    try:
+        return asyncio.run(coro)
+    except LkbusError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command("config")
+def config_command() -> None:
+    """Print the effective settings (secrets redacted)."""
+    out.print_json(json.dumps(redacted_dump(settings())))
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Start the local broker (formats its storage on first use); harmless when it runs."""
+    broker = LocalBroker(settings().broker)
+    status = run(broker.start())
+    out.print(f"broker running (pid {status.pid}) on [bold]{status.bootstrap}[/]")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the local broker started from this folder and wait for it to exit."""
+    stopped = LocalBroker(settings().broker).stop()
+    out.print("broker stopped" if stopped else "broker was not running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Whether the local broker runs, its pid, address and data folder; exit 3 when stopped."""
+    status = LocalBroker(settings().broker).status()
+    state = f"running (pid {status.pid})" if status.running else "stopped"
+    out.print(f"{state}  bootstrap={status.bootstrap}  data={status.data_dir}", highlight=False)
+    if not status.running:
+        raise typer.Exit(3)
+
+
+@broker_app.command("logs")
+def broker_logs(
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many lines.")] = 40,
+) -> None:
+    """Print the end of the local broker's log."""
+    out.print(LocalBroker(settings().broker).log_tail(lines), highlight=False, markup=False)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the project's topics (existing ones are left as they are)."""
+    s = settings()
+    created = run(create_topics(s.kafka, project_topics(s.topics)))
+    for spec in project_topics(s.topics):
+        out.print(f"{'created' if spec.name in created else 'exists '}  {spec.name}", highlight=False)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """List the topics of the cluster."""
+    for name in run(list_topics(settings().kafka)):
+        out.print(name, highlight=False)
+
+
+@topics_app.command("describe")
+def topics_describe(
+    names: Annotated[list[str] | None, typer.Argument(help="Topics (default: the project's).")] = None,
+) -> None:
+    """Partitions, replication and settings of topics."""
+    s = settings()
+    wanted = names or [spec.name for spec in project_topics(s.topics)]
+    table = Table("topic", "partitions", "replication", "config")
+    for topic in run(describe_topics(s.kafka, wanted)):
+        config = ", ".join(f"{k}={v}" for k, v in sorted(topic.config.items()))
+        table.add_row(topic.name, str(topic.partitions), str(topic.replication_factor), config)
+    out.print(table)
+
+
+@app.command("demo")
+def demo_command(
+    records: Annotated[int, typer.Option(min=1, max=1_000_000, help="Records to send round.")] = 1000,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Use this Kafka instead of starting the local broker.")
+    ] = None,
+) -> None:
+    """Round trip through Kafka: start the local broker, create topics, produce, consume, stop."""
+    from lkbus.demo import run_demo
+
+    run(run_demo(settings(), records=records, bootstrap=bootstrap, console=out))
+
+
+def main() -> None:
+    """Entry point of the `lkbus` console script."""
+    app()

@@ -1,0 +1,145 @@
+"""One settings class for every process, read from `LKBUS_*` environment variables.
+
+Nested fields use `__`: `LKBUS_KAFKA__BOOTSTRAP_SERVERS`, `LKBUS_TOPICS__PREFIX`, ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lkbus.errors import SettingsError
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """How clients reach Kafka."""
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated host:port list of brokers."
+    )
+    client_id: str = Field(default="lkbus", description="Client id reported to the brokers.")
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL protocols only)."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret).")
+    ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signs the brokers' certificates."
+    )
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
+    ssl_keyfile: Path | None = Field(default=None, description="Client private key (mutual TLS).")
+    ssl_keyfile_password: SecretStr | None = Field(
+        default=None, description="Password of the client key (secret)."
+    )
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("must name at least one host:port")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9092)")
+        return ",".join(servers)
+
+
+class TopicSettings(_Section):
+    """Names and shapes of the project's topics; every name gets `prefix` in front."""
+
+    prefix: str = Field(default="", description="Prepended to every topic name, e.g. 'prod.'.")
+    session_events: str = Field(
+        default="lk.session.events", description="AgentSession events, lifecycle and command outcomes."
+    )
+    user_state: str = Field(default="lk.user.state", description="user_state_changed events.")
+    room_events: str = Field(default="lk.room.events", description="rtc Room events.")
+    commands: str = Field(default="lk.agent.commands", description="Commands back to the agents.")
+    analytics_sessions: str = Field(
+        default="lk.analytics.sessions", description="Per-session analytics summaries."
+    )
+    deadletter: str = Field(default="lk.deadletter", description="Records no consumer could process.")
+    partitions: int = Field(default=6, ge=1, le=10_000, description="Partitions of each event topic.")
+    replication_factor: int = Field(default=1, ge=1, le=32, description="Replicas of each topic.")
+    retention_days: float = Field(default=7, gt=0, description="Retention of the event topics.")
+    deadletter_retention_days: float = Field(
+        default=30, gt=0, description="Retention of the dead-letter topic."
+    )
+    commands_retention_hours: float = Field(default=24, gt=0, description="Retention of the commands topic.")
+
+    def name(self, base: str) -> str:
+        """The full name of a topic: the prefix, then its base name."""
+        return f"{self.prefix}{base}"
+
+    @property
+    def event_topics(self) -> tuple[str, str, str]:
+        """The three topics that carry events from the agents."""
+        return (self.name(self.session_events), self.name(self.user_state), self.name(self.room_events))
+
+
+class BrokerSettings(_Section):
+    """The local single-node Apache Kafka broker (`lkbus broker ...`)."""
+
+    host: str = Field(default="127.0.0.1", description="Address the local broker listens on.")
+    port: int = Field(default=9092, ge=1, le=65535, description="Client port of the local broker.")
+    controller_port: int = Field(default=9093, ge=1, le=65535, description="KRaft controller port.")
+    data_dir: Path = Field(
+        default=Path(".lkbus/broker"), description="Logs, pid file and data of the local broker."
+    )
+    jars_dir: Path = Field(
+        default=Path(".lkbus/kafka-jars"), description="Cache of the broker's jars, resolved by Maven."
+    )
+    heap: str = Field(
+        default="512m", pattern=r"^\d+[mMgG]$", description="JVM heap of the broker (e.g. 512m, 1g)."
+    )
+    start_timeout_s: float = Field(
+        default=90, gt=0, description="How long `start` waits for the broker to answer."
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting of livekit-eventbus. Environment: `LKBUS_<SECTION>__<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LKBUS_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    broker: BrokerSettings = BrokerSettings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment; a bad value raises one `SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad setting by its environment variable and saying why."""
+    problems = []
+    for error in exc.errors():
+        path = [str(p) for p in error["loc"]]
+        env = "LKBUS_" + "__".join(p.upper() for p in path)
+        problems.append(f"{env}: {error['msg']}")
+    return "invalid settings: " + "; ".join(problems) + " (fix the variable or unset it to use the default)"
+
+
+def redacted_dump(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets shown as '**********'."""
+    return settings.model_dump(mode="json")
