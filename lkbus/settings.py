@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lkbus.errors import SettingsError
@@ -110,6 +118,54 @@ class BrokerSettings(_Section):
     )
 
 
+RedactionMode = Literal["keep", "hash", "drop"]
+Compression = Literal["none", "gzip", "lz4", "zstd", "snappy"]
+
+
+class PublisherSettings(_Section):
+    """The agent-side publisher (`producers/`)."""
+
+    buffer_max_events: int = Field(
+        default=20_000, ge=1, description="Events held in memory before spilling to the journal."
+    )
+    journal_dir: Path = Field(
+        default=Path(".lkbus/journal"), description="Where events spill while Kafka is away."
+    )
+    journal_max_bytes: int = Field(
+        default=1 << 30, ge=1 << 16, description="Disk budget of the journal; beyond it events are dropped."
+    )
+    journal_segment_bytes: int = Field(
+        default=16 << 20, ge=1 << 12, description="Size at which a journal segment file is rolled."
+    )
+    redact_text: RedactionMode = Field(
+        default="keep", description="Transcript and message text: keep, hash (keyed HMAC) or drop."
+    )
+    redact_hash_key: SecretStr | None = Field(
+        default=None, description="Key of the HMAC used by redact_text=hash (secret)."
+    )
+    include_data_bytes: bool = Field(
+        default=False, description="Carry the raw bytes of data_received packets (base64)."
+    )
+    compression: Compression = Field(default="lz4", description="Kafka batch compression.")
+    linger_ms: int = Field(default=5, ge=0, le=10_000, description="Wait for more events before a batch.")
+    max_batch_bytes: int = Field(default=131_072, ge=1024, description="Largest Kafka batch per partition.")
+    send_timeout_s: float = Field(
+        default=10, gt=0, description="A batch not acknowledged within this time counts as Kafka away."
+    )
+    flush_timeout_s: float = Field(
+        default=10, gt=0, description="How long closing waits for delivery before journaling the rest."
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve Prometheus metrics on this port (off when unset)."
+    )
+
+    @model_validator(mode="after")
+    def _hash_needs_key(self) -> PublisherSettings:
+        if self.redact_text == "hash" and self.redact_hash_key is None:
+            raise ValueError("redact_text=hash needs LKBUS_PUBLISHER__REDACT_HASH_KEY")
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting of livekit-eventbus. Environment: `LKBUS_<SECTION>__<FIELD>`."""
 
@@ -120,6 +176,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()
     broker: BrokerSettings = BrokerSettings()
+    publisher: PublisherSettings = PublisherSettings()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,0 +1,119 @@
+"""Encode and decode cost per event, beside the SDK's own dump and a bare orjson.loads."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import orjson
+from livekit.agents.llm import ChatMessage
+from livekit.agents.metrics.base import LLMMetrics, Metadata
+from livekit.agents.voice import events as ev
+from pydantic import BaseModel
+
+from bench.report import BenchRow, median_of
+from schemas import SessionContext, decode, encode_session_event
+
+RUNS = 7
+LOOPS = 2000
+
+
+def _mix() -> list[BaseModel]:
+    """A realistic mix: state changes dominate, then transcripts, messages and metrics."""
+    message = ChatMessage(
+        role="assistant",
+        content=["Sure, I can help you move your appointment to Thursday afternoon."],
+        metrics={"llm_node_ttft": 0.31, "tts_node_ttfb": 0.12, "e2e_latency": 0.9},
+    )
+    metrics = LLMMetrics(
+        label="openai.LLM",
+        request_id="req_1",
+        timestamp=time.time(),
+        duration=1.2,
+        ttft=0.3,
+        cancelled=False,
+        completion_tokens=40,
+        prompt_tokens=900,
+        prompt_cached_tokens=512,
+        total_tokens=940,
+        tokens_per_second=33.0,
+        metadata=Metadata(model_name="gpt-4o", model_provider="openai"),
+    )
+    return [
+        ev.UserStateChangedEvent(old_state="listening", new_state="speaking"),
+        ev.AgentStateChangedEvent(old_state="listening", new_state="thinking"),
+        ev.UserInputTranscribedEvent(transcript="I need to move my appointment", is_final=False),
+        ev.UserInputTranscribedEvent(
+            transcript="I need to move my appointment please", is_final=True, language="en"
+        ),
+        ev.AgentStateChangedEvent(old_state="thinking", new_state="speaking"),
+        ev.ConversationItemAddedEvent(item=message),
+        ev.MetricsCollectedEvent(metrics=metrics),
+        ev.UserStateChangedEvent(old_state="speaking", new_state="listening"),
+    ]
+
+
+def _per_event_us(fn: Callable[[], None], events: int) -> Callable[[], float]:
+    def measure() -> float:
+        start = time.perf_counter()
+        for _ in range(LOOPS):
+            fn()
+        return (time.perf_counter() - start) / (LOOPS * events) * 1e6
+
+    return measure
+
+
+def run() -> list[BenchRow]:
+    """Medians of several runs, in microseconds per event."""
+    ctx = SessionContext(
+        session_id="sess_1",
+        agent_name="agent",
+        source="worker-1",
+        job_id="AJ_1",
+        room_name="room",
+        room_sid="RM_1",
+        participant_identity="user",
+    )
+    events = _mix()
+    records = [encode_session_event(e, ctx, i + 1) for i, e in enumerate(events)]
+    values = [r.value for r in records]
+    headers = [r.headers for r in records]
+
+    def encode_ours() -> None:
+        for i, e in enumerate(events):
+            encode_session_event(e, ctx, i + 1)
+
+    def encode_sdk() -> None:
+        for e in events:
+            e.model_dump_json()
+
+    def decode_ours() -> None:
+        for v, h in zip(values, headers, strict=True):
+            decode(v, h)
+
+    def decode_bare() -> None:
+        for v in values:
+            orjson.loads(v)
+
+    n = len(events)
+    return [
+        BenchRow(
+            name="encode SDK event -> record (mix)",
+            ours=median_of(RUNS, _per_event_us(encode_ours, n)),
+            baseline=median_of(RUNS, _per_event_us(encode_sdk, n)),
+            unit="us/event",
+            baseline_name="SDK model_dump_json",
+        ),
+        BenchRow(
+            name="decode + validate record (mix)",
+            ours=median_of(RUNS, _per_event_us(decode_ours, n)),
+            baseline=median_of(RUNS, _per_event_us(decode_bare, n)),
+            unit="us/event",
+            baseline_name="bare orjson.loads",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(f"{row.name}: {row.ours:.2f} vs {row.baseline:.2f} {row.unit} ({row.ratio:.2f}x)")

@@ -1,0 +1,365 @@
+"""The delivery loop: memory buffer → Kafka, spilling to the journal while Kafka is away.
+
+Runs on the publisher's own thread and event loop. Order is kept by one rule: records are sent
+in the order [in flight] [memory buffer] [journal]; a record goes to the journal whenever the
+journal is not empty, Kafka is away, or memory is full, and records that failed in flight are
+put back in front of the journal (`Journal.prepend`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from producers import metrics
+from producers.journal import Journal, JournalRecord
+
+logger = logging.getLogger("lkbus.producers.delivery")
+
+Indexed = tuple[int, JournalRecord]
+ProducerFactory = Callable[[], AIOKafkaProducer]
+
+_BATCH = 4000
+_PROBE_BATCH = 100
+_DROP_LOG_INTERVAL_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    """Counters of one publisher since it started."""
+
+    produced: int
+    spilled: int
+    resent: int
+    dropped: int
+    send_errors: int
+    buffered: int
+    journal_bytes: int
+    kafka_available: bool
+
+
+class Delivery:
+    """Owns the Kafka producer, the memory buffer and the journal. Call only from its loop,
+    except `submit`, which any thread may call."""
+
+    def __init__(
+        self,
+        make_producer: ProducerFactory,
+        journal: Journal,
+        *,
+        buffer_max_events: int,
+        retry_backoff_max_s: float = 5.0,
+    ) -> None:
+        self._make_producer = make_producer
+        self._journal = journal
+        self._buffer_max = buffer_max_events
+        self._backoff_max = retry_backoff_max_s
+        self._inbox: collections.deque[Indexed] = collections.deque()
+        self._memory: collections.deque[Indexed] = collections.deque()
+        self._in_flight: list[Indexed] = []
+        self._producer: AIOKafkaProducer | None = None
+        self._available = False
+        self._next_probe = 0.0
+        self._backoff = 0.2
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._sleeping = False
+        self._stopping = False
+        self._waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
+        self._spill_requested = False
+        self._indexes = itertools.count(1)
+        self._counter = 0
+        self._produced = self._spilled = self._resent = self._dropped = self._send_errors = 0
+        self._dropped_unlogged = 0
+        self._last_drop_log = 0.0
+
+    # --- any thread -------------------------------------------------------------------------
+
+    def submit(self, record: JournalRecord) -> int:
+        """Queue a record for delivery; returns its index (for `flush`). Never blocks, never raises."""
+        index = next(self._indexes)
+        self._counter = index
+        self._inbox.append((index, record))
+        if self._sleeping and self._loop is not None:
+            self._sleeping = False
+            self._loop.call_soon_threadsafe(self._wake.set)
+        return index
+
+    @property
+    def last_index(self) -> int:
+        return self._counter
+
+    def stats(self) -> DeliveryStats:
+        return DeliveryStats(
+            produced=self._produced,
+            spilled=self._spilled,
+            resent=self._resent,
+            dropped=self._dropped,
+            send_errors=self._send_errors,
+            buffered=len(self._memory) + len(self._inbox) + len(self._in_flight),
+            journal_bytes=self._journal.size_bytes,
+            kafka_available=self._available,
+        )
+
+    # --- the publisher's loop ---------------------------------------------------------------
+
+    def add_waiter(self, index: int, future: concurrent.futures.Future[None]) -> None:
+        """Resolve `future` once every record up to `index` is delivered or journaled."""
+        self._waiters.append((index, future))
+        self._settle_waiters()
+
+    def request_spill(self) -> None:
+        """Journal everything still in memory (a flush ran out of time)."""
+        self._spill_requested = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until `stop()` is called and everything is delivered or journaled."""
+        self._loop = asyncio.get_running_loop()
+        self._journal.open()
+        await self._connect()
+        try:
+            while True:
+                self._route_inbox()
+                if self._spill_requested:
+                    self._spill_requested = False
+                    self._spill_memory()
+                if self._stopping and not self._inbox and not self._memory and not self._in_flight:
+                    break
+                worked = await self._step()
+                self._settle_waiters()
+                self._update_gauges()
+                if not worked:
+                    await self._sleep()
+        finally:
+            self._spill_memory()
+            self._journal.close()
+            self._settle_waiters(force=True)
+            if self._producer is not None:
+                await _quietly_stop(self._producer)
+            self._update_gauges()
+
+    def stop(self) -> None:
+        """Ask `run` to finish: deliver or journal what is left, then return."""
+        self._stopping = True
+        self._wake.set()
+
+    async def _step(self) -> bool:
+        """One unit of work; False when there was nothing to do now."""
+        if not self._available:
+            if self._stopping:
+                self._spill_memory()
+                return False
+            if time.monotonic() < self._next_probe or self._journal.is_empty:
+                return False
+            await self._probe()
+            return True
+        if self._memory:
+            batch = [self._memory.popleft() for _ in range(min(_BATCH, len(self._memory)))]
+            await self._send_from_memory(batch)
+            return True
+        if not self._journal.is_empty and not self._stopping:
+            await self._send_from_journal(_BATCH)
+            return True
+        return False
+
+    def _route_inbox(self) -> None:
+        spill: list[JournalRecord] = []
+        while self._inbox:
+            item = self._inbox.popleft()
+            if (
+                spill
+                or not self._available
+                or not self._journal.is_empty
+                or len(self._memory) >= self._buffer_max
+            ):
+                spill.append(item[1])
+            else:
+                self._memory.append(item)
+        if spill:
+            self._append_to_journal(spill)
+
+    async def _send_from_memory(self, batch: list[Indexed]) -> None:
+        self._in_flight = batch
+        failed = await self._send([r for _, r in batch])
+        self._in_flight = []
+        if failed is None:
+            return
+        retry = [batch[i][1] for i in failed] + [r for _, r in self._memory]
+        self._memory.clear()
+        self._enter_outage()
+        self._prepend_to_journal(retry)
+
+    async def _send_from_journal(self, limit: int) -> None:
+        batch = self._journal.peek(limit)
+        if not batch:
+            return
+        failed = await self._send(batch)
+        self._journal.consume(len(batch))
+        delivered = len(batch) - (len(failed) if failed else 0)
+        self._resent += delivered
+        metrics.EVENTS_RESENT.inc(delivered)
+        if failed is not None:
+            self._enter_outage()
+            retry = [batch[i] for i in failed]
+            written = self._journal.prepend(retry)
+            self._count_dropped(len(retry) - written)
+
+    async def _send(self, records: list[JournalRecord]) -> list[int] | None:
+        """Send and wait for acknowledgement; the indexes that failed, or None when all went."""
+        producer = self._producer
+        if producer is None:
+            return list(range(len(records)))
+        started = time.perf_counter()
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for record in records:
+                futures.append(
+                    await producer.send(
+                        record.topic,
+                        record.value,
+                        key=record.key,
+                        headers=list(record.headers),
+                        timestamp_ms=record.timestamp_ms,
+                    )
+                )
+        except (KafkaError, OSError) as exc:
+            logger.warning("Kafka refused a send (%s); spilling to the journal", exc.__class__.__name__)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [i for i, result in enumerate(results) if isinstance(result, BaseException)]
+        failed += list(range(len(futures), len(records)))
+        delivered = len(records) - len(failed)
+        self._produced += delivered
+        metrics.EVENTS_PRODUCED.inc(delivered)
+        metrics.SEND_LATENCY.observe(time.perf_counter() - started)
+        if not failed:
+            self._backoff = 0.2
+            return None
+        self._send_errors += 1
+        metrics.SEND_ERRORS.inc()
+        first = next((r for r in results if isinstance(r, BaseException)), None)
+        logger.warning(
+            "Kafka did not acknowledge %d of %d events (%s); spilling to the journal",
+            len(failed),
+            len(records),
+            first.__class__.__name__ if first else "send refused",
+        )
+        return failed
+
+    async def _probe(self) -> None:
+        """While Kafka is away: reconnect if needed and try the journal's first records."""
+        if self._producer is None:
+            await self._connect()
+            if self._producer is None:
+                return
+        self._available = True
+        await self._send_from_journal(_PROBE_BATCH)
+        if self._available:
+            logger.info("Kafka is back; sending %d journaled bytes", self._journal.size_bytes)
+
+    async def _connect(self) -> None:
+        producer = self._make_producer()
+        try:
+            await producer.start()
+        except (KafkaError, OSError) as exc:
+            await _quietly_stop(producer)
+            logger.warning("Kafka unreachable (%s); events spill to the journal", exc.__class__.__name__)
+            self._enter_outage()
+            return
+        self._producer = producer
+        self._available = True
+
+    def _enter_outage(self) -> None:
+        self._available = False
+        self._next_probe = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, self._backoff_max)
+        if self._producer is not None and self._send_errors % 3 == 0:
+            # A fresh client after repeated failures: aiokafka can stay stuck after a broker restart.
+            producer, self._producer = self._producer, None
+            asyncio.get_running_loop().create_task(_quietly_stop(producer))
+
+    def _spill_memory(self) -> None:
+        self._route_inbox()
+        if self._memory:
+            self._prepend_to_journal([r for _, r in self._memory])
+            self._memory.clear()
+
+    def _append_to_journal(self, records: list[JournalRecord]) -> None:
+        written = self._journal.append(records)
+        self._spilled += written
+        metrics.EVENTS_SPILLED.inc(written)
+        self._count_dropped(len(records) - written)
+
+    def _prepend_to_journal(self, records: list[JournalRecord]) -> None:
+        written = self._journal.prepend(records)
+        self._spilled += written
+        metrics.EVENTS_SPILLED.inc(written)
+        self._count_dropped(len(records) - written)
+
+    def _count_dropped(self, count: int) -> None:
+        if count <= 0:
+            return
+        self._dropped += count
+        self._dropped_unlogged += count
+        metrics.EVENTS_DROPPED.inc(count)
+        now = time.monotonic()
+        if now - self._last_drop_log >= _DROP_LOG_INTERVAL_S:
+            logger.error(
+                "dropped %d event(s): Kafka is away and the journal's disk budget (%d bytes) is full",
+                self._dropped_unlogged,
+                self._journal.max_bytes,
+            )
+            self._dropped_unlogged = 0
+            self._last_drop_log = now
+
+    def _settled_below(self) -> int:
+        firsts = [q[0][0] for q in (self._in_flight, self._memory, self._inbox) if q]
+        return min(firsts) if firsts else self._counter + 1
+
+    def _settle_waiters(self, *, force: bool = False) -> None:
+        if not self._waiters:
+            return
+        settled = self._settled_below()
+        keep = []
+        for index, future in self._waiters:
+            if force or index < settled:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                keep.append((index, future))
+        self._waiters = keep
+
+    def _update_gauges(self) -> None:
+        metrics.BUFFER_EVENTS.set(len(self._memory) + len(self._in_flight))
+        metrics.JOURNAL_BYTES.set(self._journal.size_bytes)
+
+    async def _sleep(self) -> None:
+        self._wake.clear()
+        self._sleeping = True
+        if self._inbox or self._stopping or self._spill_requested:
+            self._sleeping = False
+            return
+        timeout = 0.5 if self._available else max(0.05, self._next_probe - time.monotonic())
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._sleeping = False
+
+
+async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), 10)
+    except Exception:
+        logger.debug("Kafka producer did not stop cleanly", exc_info=True)

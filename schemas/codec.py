@@ -1,0 +1,365 @@
+"""Encode events to Kafka records and decode records back to typed events.
+
+Encoding builds plain dicts from the SDK objects and serialises them once with
+orjson: nothing is validated, since we built the data ourselves. Decoding validates
+everything with pydantic and raises a single error type, ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import time as _time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.envelope import (
+    CONTENT_TYPE,
+    HEADER_CONTENT_TYPE,
+    HEADER_ID,
+    HEADER_SOURCE,
+    HEADER_SPECVERSION,
+    HEADER_TIME,
+    HEADER_TYPE,
+    SCHEMA_VERSION_HEADER,
+    SPEC_VERSION,
+    EncodedRecord,
+    Event,
+    SessionContext,
+    TopicFamily,
+)
+from schemas.exceptions import DecodeError, DecodeReason, EncodeError, UnsupportedEvent
+from schemas.ids import uuid7
+from schemas.payloads.commands_v1 import COMMANDS, CommandV1
+from schemas.registry import REGISTRY, Registry
+from schemas.sdk_mapping.agent import map_agent_event
+from schemas.sdk_mapping.common import TextTransform
+from schemas.sdk_mapping.room import RoomArgs, map_room_event
+
+_SPEC_BYTES = SPEC_VERSION.encode()
+_CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
+_COMMAND_TYPES: dict[type[CommandV1], str] = {model: name for name, model in COMMANDS.items()}
+
+
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def format_time(t: float) -> str:
+    """Epoch seconds as an RFC 3339 UTC timestamp with microseconds (``...T12:00:00.123456Z``)."""
+    global _second_cache
+    second, micro = divmod(round(t * 1_000_000), 1_000_000)
+    cached_second, prefix = _second_cache
+    if second != cached_second:
+        prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
+        _second_cache = (second, prefix)
+    return f"{prefix}.{micro:06d}Z"
+
+
+@lru_cache(maxsize=256)
+def _type_meta(type_name: str) -> tuple[TopicFamily, str, bytes, bytes]:
+    spec = REGISTRY.spec(type_name)
+    version = str(spec.current.version)
+    return spec.family, version, version.encode(), type_name.encode()
+
+
+def _json_default(obj: object) -> Any:
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(obj)).decode("ascii")
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return f"<{type(obj).__name__}>"
+
+
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
+def _sanitize(obj: Any) -> Any:
+    """Make free-form values (``extra`` dicts) JSON-safe: string keys, 64-bit integers."""
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else str(k): _sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitize(v) for v in obj]
+    if isinstance(obj, int) and not isinstance(obj, bool) and not _INT64_MIN <= obj <= _UINT64_MAX:
+        return str(obj)
+    return obj
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body, default=_json_default)
+    except orjson.JSONEncodeError:
+        try:
+            return orjson.dumps(_sanitize(body), default=_json_default)
+        except orjson.JSONEncodeError as exc:
+            raise EncodeError(f"{body.get('type')} data is not JSON serialisable") from exc
+
+
+def _record(
+    type_name: str,
+    data: Mapping[str, Any],
+    *,
+    session_id: str,
+    source: str,
+    event_time: float,
+    seq: int | None,
+    ctx: SessionContext | None,
+) -> EncodedRecord:
+    family, version, version_bytes, type_bytes = _type_meta(type_name)
+    event_id = uuid7()
+    time_text = format_time(event_time)
+    body: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": event_id,
+        "type": type_name,
+        "source": source,
+        "time": time_text,
+        "schema_version": version,
+        "session_id": session_id,
+    }
+    if ctx is not None:
+        body["agent_name"] = ctx.agent_name
+        body["job_id"] = ctx.job_id
+        body["room_name"] = ctx.room_name
+        body["room_sid"] = ctx.room_sid
+        body["participant_identity"] = ctx.participant_identity
+    if seq is not None:
+        body["seq"] = seq
+    body["data"] = data
+    headers = [
+        (HEADER_SPECVERSION, _SPEC_BYTES),
+        (HEADER_ID, event_id.encode()),
+        (HEADER_TYPE, type_bytes),
+        (HEADER_SOURCE, source.encode()),
+        (HEADER_TIME, time_text.encode()),
+        (HEADER_CONTENT_TYPE, _CONTENT_TYPE_BYTES),
+        (SCHEMA_VERSION_HEADER, version_bytes),
+    ]
+    return EncodedRecord(
+        family=family,
+        type=type_name,
+        key=session_id.encode(),
+        value=_dumps(body),
+        headers=headers,
+        time=event_time,
+    )
+
+
+def encode_session_event(
+    ev: object,
+    ctx: SessionContext,
+    seq: int,
+    *,
+    text_transform: TextTransform | None = None,
+) -> EncodedRecord:
+    """Encode an AgentSession event object; UnsupportedEvent for an unknown object.
+
+    ``text_transform`` is applied to transcripts and chat message text; a None result
+    drops the text (the field becomes null).
+    """
+    type_name, data, created_at = map_agent_event(ev, text_transform)
+    return _record(
+        type_name,
+        data,
+        session_id=ctx.session_id,
+        source=ctx.source,
+        event_time=created_at,
+        seq=seq,
+        ctx=ctx,
+    )
+
+
+def encode_room_event(
+    name: str,
+    args: tuple[object, ...],
+    ctx: SessionContext,
+    seq: int,
+    *,
+    include_data_bytes: bool = False,
+    text_transform: TextTransform | None = None,
+    room: object | None = None,
+    event_time: float | None = None,
+) -> EncodedRecord | None:
+    """Encode an rtc Room event from its name and callback arguments.
+
+    Returns None for events deliberately not published (``EXCLUDED_ROOM_EVENTS``).
+    Pass ``room`` so ``room_updated`` / ``moved`` carry the room's new state.
+    """
+    mapped = map_room_event(name, args, RoomArgs(include_data_bytes, text_transform, room))
+    if mapped is None:
+        return None
+    type_name, data = mapped
+    return _record(
+        type_name,
+        data,
+        session_id=ctx.session_id,
+        source=ctx.source,
+        event_time=_time.time() if event_time is None else event_time,
+        seq=seq,
+        ctx=ctx,
+    )
+
+
+def encode_event(
+    type: str,
+    data: Mapping[str, object],
+    ctx: SessionContext,
+    seq: int,
+    time: float,
+) -> EncodedRecord:
+    """Encode a lifecycle event or command outcome from a dict we built (not validated)."""
+    family = _type_meta(type)[0]
+    if family is TopicFamily.COMMANDS:
+        raise UnsupportedEvent(f"{type} is a command: use encode_command")
+    return _record(
+        type,
+        data,
+        session_id=ctx.session_id,
+        source=ctx.source,
+        event_time=time,
+        seq=seq,
+        ctx=ctx,
+    )
+
+
+def encode_command(cmd: CommandV1, *, source: str = "lkbus") -> EncodedRecord:
+    """Encode a command for the commands topic, keyed by its target session."""
+    type_name = _COMMAND_TYPES.get(type(cmd))
+    if type_name is None:
+        raise UnsupportedEvent(f"no schema for command {type(cmd).__name__}")
+    return _record(
+        type_name,
+        cmd.model_dump(mode="json"),
+        session_id=cmd.session_id,
+        source=source,
+        event_time=cmd.issued_at,
+        seq=None,
+        ctx=None,
+    )
+
+
+_HEADER_FIELDS: dict[str, str] = {
+    HEADER_ID: "id",
+    HEADER_TYPE: "type",
+    HEADER_SOURCE: "source",
+    HEADER_SPECVERSION: "specversion",
+    SCHEMA_VERSION_HEADER: "schema_version",
+    HEADER_TIME: "time",
+}
+
+
+def _same_time(a: str, b: str) -> bool:
+    try:
+        return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+    except ValueError:
+        return False
+
+
+def _check_headers(headers: Sequence[tuple[str, bytes]], body: dict[str, Any]) -> None:
+    for name, raw in headers:
+        field = _HEADER_FIELDS.get(name)
+        if field is None and name != HEADER_CONTENT_TYPE:
+            continue
+        try:
+            text = bytes(raw).decode("utf-8")
+        except (UnicodeDecodeError, TypeError) as exc:
+            raise DecodeError(
+                DecodeReason.INVALID_HEADER, "header value is not UTF-8 text", path=name
+            ) from exc
+        if field is None:
+            if text.split(";", 1)[0].strip().lower() != CONTENT_TYPE:
+                raise DecodeError(
+                    DecodeReason.INVALID_HEADER, f"content type must be {CONTENT_TYPE}", path=name
+                )
+            continue
+        in_body = body.get(field)
+        if not isinstance(in_body, str) or in_body == text:
+            continue
+        if field == "time" and _same_time(in_body, text):
+            continue
+        raise DecodeError(
+            DecodeReason.HEADER_MISMATCH,
+            f"header {name} and body field {field!r} disagree",
+            path=field,
+        )
+
+
+def _error_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _validation_error(exc: ValidationError) -> DecodeError:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    reason = DecodeReason.MISSING_FIELD if first["type"] == "missing" else DecodeReason.INVALID_FIELD
+    count = exc.error_count()
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return DecodeError(reason, f"{first['msg']}{more}", path=_error_path(tuple(first["loc"])))
+
+
+def decode(
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]] | None,
+    *,
+    registry: Registry = REGISTRY,
+) -> Event:
+    """Decode a record value (and its headers, when given) into a typed ``Event``.
+
+    Older schema versions are upcast to the current one; a newer minor version is
+    read with the newest known one, ignoring unknown fields. Every failure raises
+    ``DecodeError`` whose ``reason`` and message say what is wrong and where.
+    """
+    try:
+        body = orjson.loads(value)
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise DecodeError(DecodeReason.NOT_JSON, "value is not valid UTF-8 JSON") from exc
+    if not isinstance(body, dict):
+        raise DecodeError(DecodeReason.NOT_OBJECT, f"value is a JSON {type(body).__name__}, not an object")
+    if headers:
+        _check_headers(headers, body)
+    type_name = body.get("type")
+    if type_name is None:
+        raise DecodeError(DecodeReason.MISSING_FIELD, "Field required", path="type")
+    if not isinstance(type_name, str):
+        raise DecodeError(DecodeReason.INVALID_FIELD, "type must be a string", path="type")
+    spec = registry.get(type_name)
+    if spec is None:
+        raise DecodeError(DecodeReason.UNKNOWN_TYPE, f"no schema for event type {type_name!r}", path="type")
+    version = body.get("schema_version")
+    if version is None:
+        raise DecodeError(DecodeReason.MISSING_FIELD, "Field required", path="schema_version")
+    if not isinstance(version, str):
+        raise DecodeError(
+            DecodeReason.UNSUPPORTED_VERSION, "schema_version must be a string", path="schema_version"
+        )
+    idx, vspec = registry.resolve(spec, version)
+    body["schema_version"] = str(vspec.version)
+    try:
+        event = vspec.event_class.model_validate(body)
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc
+    if idx == len(spec.versions) - 1:
+        return event
+    payload = event.data
+    for step in spec.versions[idx + 1 :]:
+        assert step.upcast is not None
+        payload = step.upcast(payload)
+    current = spec.current
+    fields = {name: getattr(event, name) for name in Event.model_fields if name != "data"}
+    fields["schema_version"] = str(current.version)
+    fields["data"] = payload
+    try:
+        return current.event_class.model_validate(fields)
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc

@@ -1,0 +1,1 @@
+"""Payload models, one module per family and version."""

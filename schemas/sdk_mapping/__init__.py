@@ -1,0 +1,1 @@
+"""Build wire dicts straight from SDK objects: attribute reads, no validation."""
