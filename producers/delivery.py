@@ -14,7 +14,7 @@ import concurrent.futures
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +58,12 @@ class Delivery:
         journal: Journal,
         *,
         buffer_max_events: int,
+        send_timeout_s: float,
         retry_backoff_max_s: float = 5.0,
     ) -> None:
+        self._send_timeout = send_timeout_s
+        self._sending: asyncio.Task[None] | None = None
+        self._send_started = 0.0
         self._make_producer = make_producer
         self._journal = journal
         self._buffer_max = buffer_max_events
@@ -134,14 +138,25 @@ class Delivery:
                 if self._spill_requested:
                     self._spill_requested = False
                     self._spill_memory()
-                if self._stopping and not self._inbox and not self._memory and not self._in_flight:
-                    break
-                worked = await self._step()
+                if self._sending is not None and self._sending.done():
+                    self._sending = None
+                if self._sending is None:
+                    if self._stopping and not self._inbox and not self._memory:
+                        break
+                    self._sending = self._next_send()
+                elif self._available and time.monotonic() - self._send_started > self._send_timeout:
+                    # Kafka stopped answering: journal what waits behind the stuck batch.
+                    logger.warning(
+                        "Kafka has not acknowledged for %.0f s; spilling to the journal", self._send_timeout
+                    )
+                    self._enter_outage()
+                    self._spill_memory()
                 self._settle_waiters()
                 self._update_gauges()
-                if not worked:
-                    await self._sleep()
+                await self._sleep()
         finally:
+            if self._sending is not None:
+                await asyncio.gather(self._sending, return_exceptions=True)
             self._spill_memory()
             self._journal.close()
             self._settle_waiters(force=True)
@@ -154,24 +169,27 @@ class Delivery:
         self._stopping = True
         self._wake.set()
 
-    async def _step(self) -> bool:
-        """One unit of work; False when there was nothing to do now."""
+    def _next_send(self) -> asyncio.Task[None] | None:
+        """Start the next unit of sending work, if there is any now."""
         if not self._available:
             if self._stopping:
                 self._spill_memory()
-                return False
+                return None
             if time.monotonic() < self._next_probe or self._journal.is_empty:
-                return False
-            await self._probe()
-            return True
+                return None
+            return self._start(self._probe())
         if self._memory:
             batch = [self._memory.popleft() for _ in range(min(_BATCH, len(self._memory)))]
-            await self._send_from_memory(batch)
-            return True
+            return self._start(self._send_from_memory(batch))
         if not self._journal.is_empty and not self._stopping:
-            await self._send_from_journal(_BATCH)
-            return True
-        return False
+            return self._start(self._send_from_journal(_BATCH))
+        return None
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        self._send_started = time.monotonic()
+        task = asyncio.get_running_loop().create_task(work)
+        task.add_done_callback(lambda _: self._wake.set())
+        return task
 
     def _route_inbox(self) -> None:
         spill: list[JournalRecord] = []
@@ -346,10 +364,15 @@ class Delivery:
     async def _sleep(self) -> None:
         self._wake.clear()
         self._sleeping = True
-        if self._inbox or self._stopping or self._spill_requested:
+        if self._inbox or self._spill_requested or (self._stopping and self._sending is None):
             self._sleeping = False
             return
-        timeout = 0.5 if self._available else max(0.05, self._next_probe - time.monotonic())
+        if self._sending is not None:
+            timeout = self._send_timeout
+        elif self._available:
+            timeout = 0.5
+        else:
+            timeout = max(0.05, self._next_probe - time.monotonic())
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except TimeoutError:

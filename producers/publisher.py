@@ -63,7 +63,12 @@ class EventPublisher:
             max_bytes=settings.journal_max_bytes,
             segment_bytes=settings.journal_segment_bytes,
         )
-        self._delivery = Delivery(self._make_producer, journal, buffer_max_events=settings.buffer_max_events)
+        self._delivery = Delivery(
+            self._make_producer,
+            journal,
+            buffer_max_events=settings.buffer_max_events,
+            send_timeout_s=settings.send_timeout_s,
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()

@@ -17,6 +17,8 @@ from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import Event, decode
 from schemas.export import SCHEMAS_ROOT
+from schemas.payloads.agent_v1 import UserInputTranscribedV1, UserStateChangedV1
+from schemas.payloads.lifecycle_v1 import SessionEndedV1
 from tests.integration.topic_reader import read_topics
 
 
@@ -27,7 +29,9 @@ async def topics(kafka: KafkaSettings, unique: Callable[[str], str]) -> TopicSet
     return settings
 
 
-def publisher_for(kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path, **overrides: Any) -> EventPublisher:
+def publisher_for(
+    kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path, **overrides: Any
+) -> EventPublisher:
     settings = PublisherSettings(journal_dir=tmp_path / "journal", **overrides)
     return EventPublisher(kafka, topics, settings)
 
@@ -36,6 +40,12 @@ async def session_events(kafka: KafkaSettings, topics: TopicSettings, session_id
     records = await read_topics(kafka, list(topics.event_topics))
     events = [decode(r.value, r.headers) for r in records if r.key == session_id.encode()]
     return sorted(events, key=lambda e: e.seq or 0)
+
+
+def final_transcripts(events: list[Event]) -> list[str | None]:
+    return [
+        e.data.transcript for e in events if isinstance(e.data, UserInputTranscribedV1) and e.data.is_final
+    ]
 
 
 def validate_against_committed_schema(record_value: dict[str, Any]) -> None:
@@ -69,12 +79,14 @@ async def test_scripted_conversation_arrives_whole_in_order(
     )
     assert stats.dropped == 0
     assert stats.spilled == 0
-    assert events[-1].data.last_seq == events[-1].seq  # type: ignore[attr-defined]
+    ended = events[-1].data
+    assert isinstance(ended, SessionEndedV1)
+    assert ended.last_seq == events[-1].seq
 
-    states = [(e.data.old_state, e.data.new_state) for e in middle if e.type.endswith("user_state_changed")]  # type: ignore[attr-defined]
+    states = [(e.data.old_state, e.data.new_state) for e in middle if isinstance(e.data, UserStateChangedV1)]
     assert ("listening", "away") in states
     assert ("away", "speaking") in states
-    finals = [e.data.transcript for e in middle if e.type.endswith("user_input_transcribed") and e.data.is_final]  # type: ignore[attr-defined]
+    finals = final_transcripts(middle)
     assert "what is the weather in Paris" in finals
     tools = [e for e in middle if e.type.endswith("function_tools_executed")]
     assert tools, "the tool call was published"
@@ -123,7 +135,11 @@ async def test_concurrent_sessions_keep_their_own_order(
     ],
 )
 async def test_redaction_applies_before_anything_leaves(
-    kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path, mode: str, check: Callable[[str | None], bool]
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    tmp_path: Path,
+    mode: str,
+    check: Callable[[str | None], bool],
 ) -> None:
     extra = {"redact_hash_key": "k3y"} if mode == "hash" else {}
     async with publisher_for(kafka, topics, tmp_path, redact_text=mode, **extra) as publisher:
@@ -141,6 +157,6 @@ async def test_redaction_applies_before_anything_leaves(
     if mode != "keep":
         assert b"my secret plan" not in raw
     events = await session_events(kafka, topics, sid)
-    finals = [e.data.transcript for e in events if e.type.endswith("user_input_transcribed") and e.data.is_final]  # type: ignore[attr-defined]
+    finals = final_transcripts(events)
     assert finals
     assert all(check(text) for text in finals)

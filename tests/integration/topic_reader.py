@@ -21,7 +21,9 @@ async def read_topics(
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
         partitions = [
-            TopicPartition(t.name, p) for t in await describe_topics(kafka, topics) for p in range(t.partitions)
+            TopicPartition(t.name, p)
+            for t in await describe_topics(kafka, topics)
+            for p in range(t.partitions)
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -1,0 +1,220 @@
+"""The publisher when Kafka goes away, when the worker is killed, and when the SDK hands it junk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lkbus.broker import LocalBroker
+from lkbus.broker.ephemeral import free_port
+from lkbus.settings import BrokerSettings, KafkaSettings, PublisherSettings, TopicSettings
+from lkbus.sim import EventLog, simulated_session
+from lkbus.topics import create_topics, project_topics
+from producers import EventPublisher
+from schemas import decode
+from tests.integration.topic_reader import read_topics
+
+
+class LoopStallMeter:
+    """Largest lateness of a 5 ms ticker on the agent's loop, and how many ticks it made."""
+
+    def __init__(self) -> None:
+        self.largest = 0.0
+        self.ticks = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.ticks += 1
+            self.largest = max(self.largest, time.perf_counter() - before - 0.005)
+
+    def __enter__(self) -> LoopStallMeter:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+@pytest.fixture
+async def own_broker(tmp_path: Path) -> AsyncIterator[LocalBroker]:
+    """A broker this test may stop and start (never the shared one)."""
+    broker = LocalBroker(
+        BrokerSettings(
+            data_dir=tmp_path / "broker",
+            port=free_port(),
+            controller_port=free_port(),
+            jars_dir=Path(".lkbus/kafka-jars").resolve(),
+        )
+    )
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def seqs_in_kafka(kafka: KafkaSettings, topics: TopicSettings, session_id: str) -> list[int]:
+    """The session's seqs, sorted; asserts that each topic holds them in increasing order."""
+    records = [r for r in await read_topics(kafka, list(topics.event_topics)) if r.key == session_id.encode()]
+    for topic in topics.event_topics:
+        in_topic = sorted((r for r in records if r.topic == topic), key=lambda r: (r.partition, r.offset))
+        seqs = [decode(r.value, r.headers).seq or 0 for r in in_topic]
+        assert seqs == sorted(seqs), f"{topic}: records out of order: {seqs}"
+    return sorted(decode(r.value, r.headers).seq or 0 for r in records)
+
+
+async def test_kafka_away_mid_conversation_loses_nothing(
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
+    topics = TopicSettings(prefix=unique("outage") + ".", partitions=3)
+    await create_topics(kafka, project_topics(topics))
+    settings = PublisherSettings(journal_dir=tmp_path / "journal", send_timeout_s=1)
+    log = EventLog()
+    async with EventPublisher(kafka, topics, settings) as publisher:
+
+        def attach(session: Any) -> None:
+            log.attach(session)
+            publisher.attach(session, session_id="outage-1")
+
+        async with simulated_session(before_start=attach, user_away_timeout=0.3) as sim:
+            with LoopStallMeter() as stalls:
+                sim.llm.script("Hello.")
+                await sim.user_says("hello")
+                await sim.wait_for_agent_idle()
+                await asyncio.to_thread(own_broker.stop)
+                turns = 0
+                while publisher.stats().kafka_available or turns < 3:
+                    assert turns < 100, "the publisher never noticed that Kafka was away"
+                    sim.llm.script(f"Answer {turns}.")
+                    await sim.user_says(f"question {turns} while Kafka is away")
+                    await sim.wait_for_agent_idle()
+                    turns += 1
+                await sim.wait_for_user_state("away")
+                spilled_while_away = publisher.stats().spilled
+                ticks_while_away = stalls.ticks
+                await asyncio.to_thread(asyncio.run, own_broker.start())
+                sim.llm.script("Welcome back.")
+                await sim.user_says("I am back")
+                await sim.wait_for_agent_idle()
+                await sim.close()
+        assert await publisher.flush(30)
+        deadline = time.monotonic() + 60
+        while not publisher.stats().kafka_available or publisher.stats().journal_bytes:
+            assert time.monotonic() < deadline, f"journal never drained: {publisher.stats()}"
+            await asyncio.sleep(0.2)
+        stats = publisher.stats()
+    expected = len(log) + 2
+    assert spilled_while_away > 0, "events spilled while Kafka was away"
+    assert stats.resent >= spilled_while_away
+    assert stats.dropped == 0
+    assert await seqs_in_kafka(kafka, topics, "outage-1") == list(range(1, expected + 1)), (
+        "every event once: none lost, none duplicated"
+    )
+    assert ticks_while_away > 0, "the agent's loop kept running while Kafka was away"
+    print(f"largest agent-loop stall during the outage: {stalls.largest * 1000:.1f} ms")
+
+
+_WORKER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from lkbus.settings import KafkaSettings, PublisherSettings, TopicSettings
+    from lkbus.sim import simulated_session
+    from producers import EventPublisher
+
+    async def main() -> None:
+        kafka = KafkaSettings(bootstrap_servers=sys.argv[1])
+        topics = TopicSettings(prefix=sys.argv[2])
+        settings = PublisherSettings(journal_dir=Path(sys.argv[3]), send_timeout_s=1)
+        publisher = EventPublisher(kafka, topics, settings)
+        await publisher.start()
+        async with simulated_session(
+            before_start=lambda s: publisher.attach(s, session_id="crash-1"), user_away_timeout=None
+        ) as sim:
+            for i in range(1000):
+                sim.llm.script(f"Reply {i}.")
+                await sim.user_says(f"turn {i}")
+                await sim.wait_for_agent_idle()
+                print(publisher.stats().spilled, flush=True)
+    asyncio.run(main())
+    """
+)
+
+
+async def test_journal_of_a_killed_worker_is_sent_by_the_next(
+    kafka: KafkaSettings, tmp_path: Path, unique: Callable[[str], str]
+) -> None:
+    topics = TopicSettings(prefix=unique("crash") + ".", partitions=3)
+    await create_topics(kafka, project_topics(topics))
+    journal = tmp_path / "journal"
+    dead_kafka = f"127.0.0.1:{free_port()}"
+    spilled = 0
+    with subprocess.Popen(
+        [sys.executable, "-c", _WORKER, dead_kafka, topics.prefix, str(journal)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as worker:
+        try:
+            assert worker.stdout is not None
+            for line in worker.stdout:
+                spilled = int(line)
+                if spilled >= 60:
+                    break
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+    assert spilled >= 60, "the worker spilled to its journal while Kafka was unreachable"
+    assert list(journal.glob("*.journal")), "the killed worker left its journal"
+
+    async with EventPublisher(kafka, topics, PublisherSettings(journal_dir=journal)) as publisher:
+        deadline = time.monotonic() + 60
+        while publisher.stats().journal_bytes or publisher.stats().resent < spilled:
+            assert time.monotonic() < deadline, f"journal not sent: {publisher.stats()}"
+            await asyncio.sleep(0.1)
+    seqs = await seqs_in_kafka(kafka, topics, "crash-1")
+    assert len(seqs) >= spilled, "everything journaled before the kill arrived"
+    assert seqs == list(range(1, len(seqs) + 1)), "in order, no gap, no duplicate"
+
+
+async def test_handlers_never_raise_into_the_sdk(
+    kafka: KafkaSettings, tmp_path: Path, unique: Callable[[str], str]
+) -> None:
+    topics = TopicSettings(prefix=unique("junk") + ".", partitions=1)
+    await create_topics(kafka, project_topics(topics))
+    async with EventPublisher(kafka, topics, PublisherSettings(journal_dir=tmp_path / "j")) as publisher:
+        async with simulated_session(
+            before_start=lambda s: publisher.attach(s, session_id="junk-1"), user_away_timeout=None
+        ) as sim:
+            for name in (
+                "user_state_changed",
+                "agent_state_changed",
+                "conversation_item_added",
+                "error",
+                "close",
+            ):
+                junk: Any = object()
+                sim.session.emit(name, junk)  # a TypeError from our handler would reach the SDK
+                sim.session.emit(name, None)  # type: ignore[arg-type]
+            sim.llm.script("Still fine.")
+            await sim.user_says("are you ok")
+            await sim.wait_for_agent_idle()
+            await sim.close()
+        assert await publisher.flush(10)
+    seqs = await seqs_in_kafka(kafka, topics, "junk-1")
+    assert seqs == list(range(1, len(seqs) + 1)), "junk leaves no gap in seq"
+    assert len(seqs) > 5, "the real events around the junk were published"
