@@ -42,7 +42,7 @@ def bench_kafka() -> Iterator[BenchKafka]:
 
 
 def main(selected: list[str]) -> int:
-    console = Console()
+    console = Console(width=200)
     names = sorted(
         m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import time
@@ -139,6 +140,8 @@ class Delivery:
                     self._spill_requested = False
                     self._spill_memory()
                 if self._sending is not None and self._sending.done():
+                    if not self._sending.cancelled() and self._sending.exception() is not None:
+                        logger.error("delivery step failed", exc_info=self._sending.exception())
                     self._sending = None
                 if self._sending is None:
                     if self._stopping and not self._inbox and not self._memory:
@@ -192,19 +195,16 @@ class Delivery:
         return task
 
     def _route_inbox(self) -> None:
-        spill: list[JournalRecord] = []
-        while self._inbox:
-            item = self._inbox.popleft()
-            if (
-                spill
-                or not self._available
-                or not self._journal.is_empty
-                or len(self._memory) >= self._buffer_max
-            ):
-                spill.append(item[1])
-            else:
-                self._memory.append(item)
-        if spill:
+        inbox, memory = self._inbox, self._memory
+        if self._available and self._journal.is_empty:
+            room = self._buffer_max - len(memory)
+            while inbox and room > 0:
+                memory.append(inbox.popleft())
+                room -= 1
+        if inbox:
+            spill = []
+            while inbox:
+                spill.append(inbox.popleft()[1])
             self._append_to_journal(spill)
 
     async def _send_from_memory(self, batch: list[Indexed]) -> None:
@@ -253,8 +253,17 @@ class Delivery:
                 )
         except (KafkaError, OSError) as exc:
             logger.warning("Kafka refused a send (%s); spilling to the journal", exc.__class__.__name__)
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [i for i, result in enumerate(results) if isinstance(result, BaseException)]
+        except Exception:
+            # Never lose a batch to a bug or a client surprise: what was not handed over is journaled.
+            logger.exception("sending to Kafka failed unexpectedly; spilling to the journal")
+        # Futures complete per Kafka batch, in order: awaiting each in turn costs a suspension
+        # per batch, where gather() would add a callback per record.
+        for future in futures:
+            if not future.done():
+                with contextlib.suppress(Exception):
+                    await future
+        results = [f.exception() for f in futures]
+        failed = [i for i, error in enumerate(results) if error is not None]
         failed += list(range(len(futures), len(records)))
         delivered = len(records) - len(failed)
         self._produced += delivered
@@ -265,7 +274,7 @@ class Delivery:
             return None
         self._send_errors += 1
         metrics.SEND_ERRORS.inc()
-        first = next((r for r in results if isinstance(r, BaseException)), None)
+        first = next((r for r in results if r is not None), None)
         logger.warning(
             "Kafka did not acknowledge %d of %d events (%s); spilling to the journal",
             len(failed),

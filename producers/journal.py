@@ -13,8 +13,8 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 logger = logging.getLogger("lkbus.producers.journal")
 
@@ -26,9 +26,8 @@ _FIRST_SEGMENT = 10**12
 _SUFFIX = ".journal"
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRecord:
-    """A Kafka record waiting to be sent."""
+class JournalRecord(NamedTuple):
+    """A Kafka record waiting to be sent (a tuple: cheap to build on the agent's loop)."""
 
     topic: str
     key: bytes

@@ -72,6 +72,8 @@ class EventPublisher:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._start_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventPublisher:
@@ -79,20 +81,27 @@ class EventPublisher:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the publisher's thread; returns at once, even when Kafka is away."""
-        if self._thread is not None:
-            raise PublisherError("the publisher is already started")
-        if self.settings.metrics_port is not None:
-            from prometheus_client import start_http_server
+    @property
+    def started(self) -> bool:
+        """Whether `start` ran and `stop` has not."""
+        return self._thread is not None
 
-            start_http_server(self.settings.metrics_port)
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._thread_main, args=(ready,), name="lkbus-publisher", daemon=True
-        )
-        self._thread.start()
-        await asyncio.wrap_future(ready)
+    async def start(self) -> None:
+        """Start the publisher's thread; returns at once, even when Kafka is away.
+
+        Idempotent, so every job's entrypoint may call it.
+        """
+        with self._start_lock:
+            if self._thread is None:
+                if self.settings.metrics_port is not None:
+                    from prometheus_client import start_http_server
+
+                    start_http_server(self.settings.metrics_port)
+                self._thread = threading.Thread(
+                    target=self._thread_main, args=(self._ready,), name="lkbus-publisher", daemon=True
+                )
+                self._thread.start()
+        await asyncio.wrap_future(self._ready)
 
     async def stop(self) -> None:
         """Deliver what is buffered (up to `flush_timeout_s`), journal the rest, stop the thread."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import time as _time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -33,7 +33,8 @@ from schemas.envelope import (
     TopicFamily,
 )
 from schemas.exceptions import DecodeError, DecodeReason, EncodeError, UnsupportedEvent
-from schemas.ids import uuid7
+from schemas.fast_decode import decode_fast
+from schemas.ids import uuid7, uuid7_bytes
 from schemas.payloads.commands_v1 import COMMANDS, CommandV1
 from schemas.registry import REGISTRY, Registry
 from schemas.sdk_mapping.agent import map_agent_event
@@ -45,25 +46,47 @@ _CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 _COMMAND_TYPES: dict[type[CommandV1], str] = {model: name for name, model in COMMANDS.items()}
 
 
-_second_cache: tuple[int, str] = (-1, "")
+_second_cache: tuple[int, str, bytes] = (-1, "", b"")
+
+
+def _time_parts(t: float) -> tuple[tuple[int, str, bytes], int]:
+    """The ``YYYY-MM-DDTHH:MM:SS`` prefix (cached per second) and the microseconds."""
+    global _second_cache
+    second, micro = divmod(round(t * 1_000_000), 1_000_000)
+    cached = _second_cache
+    if second != cached[0]:
+        text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
+        cached = _second_cache = (second, text, text.encode())
+    return cached, micro
 
 
 def format_time(t: float) -> str:
     """Epoch seconds as an RFC 3339 UTC timestamp with microseconds (``...T12:00:00.123456Z``)."""
-    global _second_cache
-    second, micro = divmod(round(t * 1_000_000), 1_000_000)
-    cached_second, prefix = _second_cache
-    if second != cached_second:
-        prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
-        _second_cache = (second, prefix)
-    return f"{prefix}.{micro:06d}Z"
+    cached, micro = _time_parts(t)
+    return f"{cached[1]}.{micro:06d}Z"
 
 
-@lru_cache(maxsize=256)
-def _type_meta(type_name: str) -> tuple[TopicFamily, str, bytes, bytes]:
-    spec = REGISTRY.spec(type_name)
-    version = str(spec.current.version)
-    return spec.family, version, version.encode(), type_name.encode()
+@dataclass(frozen=True, slots=True)
+class _TypeMeta:
+    family: TopicFamily
+    version: str
+    version_bytes: bytes
+    type_bytes: bytes
+
+
+_TYPE_META: dict[str, _TypeMeta] = {}
+
+
+def _type_meta(type_name: str) -> _TypeMeta:
+    meta = _TYPE_META.get(type_name)
+    if meta is None:
+        spec = REGISTRY.spec(type_name)
+        version = str(spec.current.version)
+        meta = _TypeMeta(spec.family, version, version.encode(), type_name.encode())
+        if len(_TYPE_META) >= 1024:
+            _TYPE_META.clear()
+        _TYPE_META[type_name] = meta
+    return meta
 
 
 def _json_default(obj: object) -> Any:
@@ -91,17 +114,17 @@ def _sanitize(obj: Any) -> Any:
     return obj
 
 
-def _dumps(body: dict[str, Any]) -> bytes:
+def _dumps(body: Any, type_name: object) -> bytes:
     try:
         return orjson.dumps(body, default=_json_default)
     except orjson.JSONEncodeError:
         try:
             return orjson.dumps(_sanitize(body), default=_json_default)
         except orjson.JSONEncodeError as exc:
-            raise EncodeError(f"{body.get('type')} data is not JSON serialisable") from exc
+            raise EncodeError(f"{type_name} data is not JSON serialisable") from exc
 
 
-def _record(
+def _record_slow(
     type_name: str,
     data: Mapping[str, Any],
     *,
@@ -111,7 +134,12 @@ def _record(
     seq: int | None,
     ctx: SessionContext | None,
 ) -> EncodedRecord:
-    family, version, version_bytes, type_bytes = _type_meta(type_name)
+    """The reference encoder: one body dict, one ``orjson.dumps``.
+
+    ``_record`` writes the same bytes from cached fragments; this one handles what the
+    fragments do not (commands, values orjson cannot write as they are).
+    """
+    meta = _type_meta(type_name)
     event_id = uuid7()
     time_text = format_time(event_time)
     body: dict[str, Any] = {
@@ -120,7 +148,7 @@ def _record(
         "type": type_name,
         "source": source,
         "time": time_text,
-        "schema_version": version,
+        "schema_version": meta.version,
         "session_id": session_id,
     }
     if ctx is not None:
@@ -135,20 +163,174 @@ def _record(
     headers = [
         (HEADER_SPECVERSION, _SPEC_BYTES),
         (HEADER_ID, event_id.encode()),
-        (HEADER_TYPE, type_bytes),
+        (HEADER_TYPE, meta.type_bytes),
         (HEADER_SOURCE, source.encode()),
         (HEADER_TIME, time_text.encode()),
         (HEADER_CONTENT_TYPE, _CONTENT_TYPE_BYTES),
-        (SCHEMA_VERSION_HEADER, version_bytes),
+        (SCHEMA_VERSION_HEADER, meta.version_bytes),
     ]
     return EncodedRecord(
-        family=family,
+        family=meta.family,
         type=type_name,
         key=session_id.encode(),
-        value=_dumps(body),
+        value=_dumps(body, type_name),
         headers=headers,
         time=event_time,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fragments:
+    """The constant bytes of one (event type, session) pair's records.
+
+    The value is ``HEAD id MIDDLE time TAIL seq DATA_KEY data }``: exactly what
+    ``orjson.dumps`` writes for the envelope dict of ``_record_slow``.
+    """
+
+    ctx: SessionContext
+    family: TopicFamily
+    type_name: str
+    middle: bytes
+    tail: bytes
+    key: bytes
+    specversion_header: tuple[str, bytes]
+    type_header: tuple[str, bytes]
+    source_header: tuple[str, bytes]
+    content_type_header: tuple[str, bytes]
+    version_header: tuple[str, bytes]
+
+
+_HEAD = b'{"specversion":' + orjson.dumps(SPEC_VERSION) + b',"id":"'
+_DATA_KEY = b',"data":'
+_FRAGMENTS: dict[tuple[str, int], _Fragments] = {}
+_MAX_FRAGMENTS = 4096
+
+
+def _fragments(type_name: str, ctx: SessionContext) -> _Fragments | None:
+    """The cached fragments; None when a context value is not JSON text (slow path)."""
+    meta = _type_meta(type_name)
+    try:
+        middle = b"".join(
+            [
+                b'","type":',
+                orjson.dumps(type_name),
+                b',"source":',
+                orjson.dumps(ctx.source),
+                b',"time":"',
+            ]
+        )
+        tail = b"".join(
+            [
+                b'","schema_version":',
+                orjson.dumps(meta.version),
+                b',"session_id":',
+                orjson.dumps(ctx.session_id),
+                b',"agent_name":',
+                orjson.dumps(ctx.agent_name),
+                b',"job_id":',
+                orjson.dumps(ctx.job_id),
+                b',"room_name":',
+                orjson.dumps(ctx.room_name),
+                b',"room_sid":',
+                orjson.dumps(ctx.room_sid),
+                b',"participant_identity":',
+                orjson.dumps(ctx.participant_identity),
+                b',"seq":',
+            ]
+        )
+        key = ctx.session_id.encode()
+        source = ctx.source.encode()
+    except (orjson.JSONEncodeError, AttributeError, UnicodeEncodeError):
+        return None
+    frags = _Fragments(
+        ctx,
+        meta.family,
+        type_name,
+        middle,
+        tail,
+        key,
+        (HEADER_SPECVERSION, _SPEC_BYTES),
+        (HEADER_TYPE, meta.type_bytes),
+        (HEADER_SOURCE, source),
+        (HEADER_CONTENT_TYPE, _CONTENT_TYPE_BYTES),
+        (SCHEMA_VERSION_HEADER, meta.version_bytes),
+    )
+    if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
+        _FRAGMENTS.clear()
+    # Keyed by id(ctx): the entry holds ctx, so the id cannot be reused while cached.
+    _FRAGMENTS[(type_name, id(ctx))] = frags
+    return frags
+
+
+_new_record = object.__new__
+_SLOTS = EncodedRecord.__dict__
+_set_family = _SLOTS["family"].__set__
+_set_type = _SLOTS["type"].__set__
+_set_key = _SLOTS["key"].__set__
+_set_value = _SLOTS["value"].__set__
+_set_headers = _SLOTS["headers"].__set__
+_set_time = _SLOTS["time"].__set__
+
+
+def _record(
+    type_name: str,
+    data: Mapping[str, Any],
+    ctx: SessionContext,
+    seq: int,
+    event_time: float,
+) -> EncodedRecord:
+    """Encode a session-scoped event: envelope bytes from cached fragments, data dumped once."""
+    frags = _FRAGMENTS.get((type_name, id(ctx)))
+    if frags is None or frags.ctx is not ctx:
+        frags = _fragments(type_name, ctx)
+    if frags is None or type(seq) is not int or not _INT64_MIN <= seq <= _UINT64_MAX:
+        return _record_slow(
+            type_name,
+            data,
+            session_id=ctx.session_id,
+            source=ctx.source,
+            event_time=event_time,
+            seq=seq,
+            ctx=ctx,
+        )
+    event_id = uuid7_bytes()
+    second, micro = divmod(round(event_time * 1_000_000), 1_000_000)
+    cached = _second_cache
+    if second != cached[0]:
+        cached = _time_parts(event_time)[0]
+    time_bytes = b"%s.%06dZ" % (cached[2], micro)
+    value = b"".join(
+        [
+            _HEAD,
+            event_id,
+            frags.middle,
+            time_bytes,
+            frags.tail,
+            b"%d" % seq,
+            _DATA_KEY,
+            _dumps(data, type_name),
+            b"}",
+        ]
+    )
+    record: EncodedRecord = _new_record(EncodedRecord)
+    _set_family(record, frags.family)
+    _set_type(record, frags.type_name)
+    _set_key(record, frags.key)
+    _set_value(record, value)
+    _set_headers(
+        record,
+        [
+            frags.specversion_header,
+            (HEADER_ID, event_id),
+            frags.type_header,
+            frags.source_header,
+            (HEADER_TIME, time_bytes),
+            frags.content_type_header,
+            frags.version_header,
+        ],
+    )
+    _set_time(record, event_time)
+    return record
 
 
 def encode_session_event(
@@ -164,15 +346,7 @@ def encode_session_event(
     drops the text (the field becomes null).
     """
     type_name, data, created_at = map_agent_event(ev, text_transform)
-    return _record(
-        type_name,
-        data,
-        session_id=ctx.session_id,
-        source=ctx.source,
-        event_time=created_at,
-        seq=seq,
-        ctx=ctx,
-    )
+    return _record(type_name, data, ctx, seq, created_at)
 
 
 def encode_room_event(
@@ -195,15 +369,7 @@ def encode_room_event(
     if mapped is None:
         return None
     type_name, data = mapped
-    return _record(
-        type_name,
-        data,
-        session_id=ctx.session_id,
-        source=ctx.source,
-        event_time=_time.time() if event_time is None else event_time,
-        seq=seq,
-        ctx=ctx,
-    )
+    return _record(type_name, data, ctx, seq, _time.time() if event_time is None else event_time)
 
 
 def encode_event(
@@ -214,18 +380,10 @@ def encode_event(
     time: float,
 ) -> EncodedRecord:
     """Encode a lifecycle event or command outcome from a dict we built (not validated)."""
-    family = _type_meta(type)[0]
+    family = _type_meta(type).family
     if family is TopicFamily.COMMANDS:
         raise UnsupportedEvent(f"{type} is a command: use encode_command")
-    return _record(
-        type,
-        data,
-        session_id=ctx.session_id,
-        source=ctx.source,
-        event_time=time,
-        seq=seq,
-        ctx=ctx,
-    )
+    return _record(type, data, ctx, seq, time)
 
 
 def encode_command(cmd: CommandV1, *, source: str = "lkbus") -> EncodedRecord:
@@ -233,7 +391,7 @@ def encode_command(cmd: CommandV1, *, source: str = "lkbus") -> EncodedRecord:
     type_name = _COMMAND_TYPES.get(type(cmd))
     if type_name is None:
         raise UnsupportedEvent(f"no schema for command {type(cmd).__name__}")
-    return _record(
+    return _record_slow(
         type_name,
         cmd.model_dump(mode="json"),
         session_id=cmd.session_id,
@@ -320,6 +478,10 @@ def decode(
     read with the newest known one, ignoring unknown fields. Every failure raises
     ``DecodeError`` whose ``reason`` and message say what is wrong and where.
     """
+    if headers:
+        event = decode_fast(value, headers, registry)
+        if event is not None:
+            return event
     try:
         body = orjson.loads(value)
     except (orjson.JSONDecodeError, TypeError) as exc:
@@ -346,7 +508,7 @@ def decode(
     idx, vspec = registry.resolve(spec, version)
     body["schema_version"] = str(vspec.version)
     try:
-        event = vspec.event_class.model_validate(body)
+        event = vspec.event_class.__pydantic_validator__.validate_python(body)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
     if idx == len(spec.versions) - 1:

@@ -8,11 +8,53 @@ import threading
 import time
 
 _RAND_A_MAX = 0xFFF
+_RAND_B_MASK = 0x3FFF_FFFF_FFFF_FFFF
+_VARIANT = 0b10 << 62
+_LOW_48 = 0xFFFF_FFFF_FFFF
 _lock = threading.Lock()
 _rng = random.Random()
 os.register_at_fork(after_in_child=_rng.seed)
+_getrandbits = _rng.getrandbits
+_time_ns = time.time_ns
 _last_ms = 0
 _counter = 0
+_prefix = b""
+"""``unix_ts_ms`` of ``_last_ms`` as the first 13 characters (``xxxxxxxx-xxxx-``)."""
+
+
+def _ms_prefix(ms: int) -> bytes:
+    h = b"%012x" % (ms & _LOW_48)
+    return h[:8] + b"-" + h[8:] + b"-"
+
+
+_RAND_A = [b"7%03x-" % counter for counter in range(_RAND_A_MAX + 1)]
+"""The version nibble and the ``rand_a`` counter as hex, with the dash after them."""
+_acquire = _lock.acquire
+_release = _lock.release
+
+
+def uuid7_bytes() -> bytes:
+    """A new UUIDv7 as ASCII bytes (what the encoder writes to the value and headers)."""
+    global _last_ms, _counter, _prefix
+    rand = _getrandbits(73)
+    _acquire()
+    try:
+        ms = _time_ns() // 1_000_000
+        if ms > _last_ms:
+            _last_ms = ms
+            _counter = counter = rand >> 62
+            _prefix = prefix = _ms_prefix(ms)
+        else:
+            _counter = counter = _counter + 1
+            if counter > _RAND_A_MAX:
+                _last_ms += 1
+                _counter = counter = rand >> 62
+                _prefix = _ms_prefix(_last_ms)
+            prefix = _prefix
+    finally:
+        _release()
+    rand_b = (_VARIANT | (rand & _RAND_B_MASK)).to_bytes(8, "big").hex("-", 6).encode()
+    return prefix + _RAND_A[counter] + rand_b
 
 
 def uuid7() -> str:
@@ -22,19 +64,4 @@ def uuid7() -> str:
     (RFC 9562 method 1), the 62 ``rand_b`` bits are random (a per-process generator
     seeded from the OS and re-seeded after fork: unique, not secret).
     """
-    global _last_ms, _counter
-    rand = _rng.getrandbits(73)
-    with _lock:
-        ms = time.time_ns() // 1_000_000
-        if ms > _last_ms:
-            _last_ms = ms
-            _counter = rand >> 62
-        else:
-            _counter += 1
-            if _counter > _RAND_A_MAX:
-                _last_ms += 1
-                _counter = rand >> 62
-        ms, counter = _last_ms, _counter
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62
-    h = f"{value | (rand & 0x3FFF_FFFF_FFFF_FFFF):032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid7_bytes().decode("ascii")

@@ -102,6 +102,10 @@ class Registry:
     """Event types and versions known to this process."""
 
     _specs: dict[str, EventSpec] = field(default_factory=dict)
+    fast_decoders: dict[tuple[bytes, bytes], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Fast-path validators of ``decode`` by (type, version) header bytes; see fast_decode."""
 
     def register(
         self,
@@ -136,6 +140,7 @@ class Registry:
             upcast=upcast,
         )
         self._specs[type_name] = EventSpec(type_name, family, (*versions, spec))
+        self.fast_decoders.clear()
 
     def get(self, type_name: str) -> EventSpec | None:
         """The spec of ``type_name``, or None."""

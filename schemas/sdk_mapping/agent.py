@@ -291,18 +291,29 @@ MAPPERS: dict[type, tuple[str, Mapper]] = {
 """SDK event class to (SDK event name, mapper)."""
 
 
+_TYPED_MAPPERS: dict[type, tuple[str, Mapper]] = {
+    cls: (AGENT_PREFIX + name, mapper) for cls, (name, mapper) in MAPPERS.items()
+}
+"""SDK event class (or subclass, added on first sight) to (wire event type, mapper)."""
+
+
 def map_agent_event(ev: object, tt: TextTransform | None) -> tuple[str, dict[str, Any], float]:
     """Return (event type, wire data, created_at) for an AgentSession event object."""
-    entry = MAPPERS.get(type(ev))
+    cls = type(ev)
+    entry = _TYPED_MAPPERS.get(cls)
     if entry is None:
-        for cls, candidate in MAPPERS.items():
-            if isinstance(ev, cls):
-                entry = candidate
+        for base, (name, mapper) in MAPPERS.items():
+            if isinstance(ev, base):
+                entry = (AGENT_PREFIX + name, mapper)
+                if len(_TYPED_MAPPERS) < 256:
+                    _TYPED_MAPPERS[cls] = entry
                 break
         else:
             raise UnsupportedEvent(f"no schema for {class_name(ev)}")
-    name, mapper = entry
+    type_name, mapper = entry
     created_at = getattr(ev, "created_at", None)
-    if not isinstance(created_at, float | int):
-        raise UnsupportedEvent(f"{class_name(ev)} has no created_at")
-    return AGENT_PREFIX + name, mapper(ev, tt), float(created_at)
+    if type(created_at) is not float:
+        if not isinstance(created_at, float | int):
+            raise UnsupportedEvent(f"{class_name(ev)} has no created_at")
+        created_at = float(created_at)
+    return type_name, mapper(ev, tt), created_at

@@ -24,14 +24,16 @@ def enum_name(names: dict[int, str], value: int) -> str:
     return name if name is not None else f"unknown_{int(value)}"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Exact types that are never models: skip the (slow, ABC) ``isinstance`` check."""
+
+
 def plain(model: BaseModel) -> dict[str, Any]:
     """Field values of a simple pydantic model as a dict, nested models included."""
-    out: dict[str, Any] = {}
-    for key, value in model.__dict__.items():
-        if isinstance(value, BaseModel):
+    out = dict(model.__dict__)
+    for key, value in out.items():
+        if type(value) not in _SCALARS and isinstance(value, BaseModel):
             out[key] = plain(value)
-        else:
-            out[key] = value
     return out
 
 

@@ -1,0 +1,211 @@
+"""The publisher: cost on the agent's loop, sustained throughput, and loop stalls under load."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from livekit.agents import AgentSession
+
+from bench.__main__ import BenchKafka
+from bench.bench_schemas import _mix as event_mix
+from bench.report import BenchRow
+from lkbus.broker.ephemeral import free_port
+from lkbus.kafka import client_options
+from lkbus.settings import KafkaSettings, PublisherSettings, TopicSettings
+from lkbus.topics import TopicSpec, create_topics, project_topics
+from producers import EventPublisher
+from schemas import SessionContext, encode_session_event
+
+RUNS = 5
+THROUGHPUT_EVENTS = 100_000
+SESSIONS = 100
+EVENTS_PER_SESSION_PER_S = 20
+STALL_SECONDS = 5.0
+
+
+def run(kafka: BenchKafka) -> list[BenchRow]:
+    return asyncio.run(_run(KafkaSettings(bootstrap_servers=kafka.bootstrap, client_id="lkbus-bench")))
+
+
+async def _run(kafka: KafkaSettings) -> list[BenchRow]:
+    topics = TopicSettings(prefix=f"bench.{uuid.uuid4().hex[:8]}.", partitions=6)
+    await create_topics(kafka, project_topics(topics))
+    rows = await _handler_cost(kafka, topics)
+    rows.append(await _throughput(kafka, topics))
+    rows += await _stalls(kafka, topics)
+    return rows
+
+
+def _publisher(kafka: KafkaSettings, topics: TopicSettings, folder: str, **overrides: Any) -> EventPublisher:
+    return EventPublisher(kafka, topics, PublisherSettings(journal_dir=Path(folder) / "journal", **overrides))
+
+
+async def _handler_cost(kafka: KafkaSettings, topics: TopicSettings) -> list[BenchRow]:
+    """Handler call → return on the agent's loop, per event, beside encoding alone."""
+    mix = event_mix()
+    context = SessionContext(session_id="bench", agent_name="bench", source="bench")
+    with tempfile.TemporaryDirectory() as folder:
+        async with _publisher(kafka, topics, folder) as publisher:
+            session: AgentSession[Any] = AgentSession()
+            publication = publisher.attach(session, session_id="bench-handler")
+            handlers = {name: h for emitter, name, h in publication._handlers if emitter is session}
+            calls = [(handlers[type(e).model_fields["type"].default], e) for e in mix]
+            handler_samples: list[float] = []
+            encode_samples: list[float] = []
+            for _ in range(RUNS * 400):
+                for handler, event in calls:
+                    start = time.perf_counter_ns()
+                    handler(event)
+                    handler_samples.append(time.perf_counter_ns() - start)
+                for seq, (_, event) in enumerate(calls):
+                    start = time.perf_counter_ns()
+                    encode_session_event(event, context, seq + 1)
+                    encode_samples.append(time.perf_counter_ns() - start)
+                await asyncio.sleep(0)
+            await publisher.flush(30)
+    return [
+        BenchRow(
+            "agent-loop cost per event, median",
+            _pct(handler_samples, 50),
+            _pct(encode_samples, 50),
+            "µs",
+            "encode alone",
+            "≈1x",
+        ),
+        BenchRow(
+            "agent-loop cost per event, p99",
+            _pct(handler_samples, 99),
+            _pct(encode_samples, 99),
+            "µs",
+            "encode alone",
+            "≈1x",
+        ),
+    ]
+
+
+def _pct(samples_ns: list[float], p: int) -> float:
+    ordered = sorted(samples_ns)
+    return ordered[min(len(ordered) - 1, len(ordered) * p // 100)] / 1000
+
+
+async def _throughput(kafka: KafkaSettings, topics: TopicSettings) -> BenchRow:
+    """Events/s delivered with acks=all: our publisher beside a bare aiokafka producer, same records."""
+    context = SessionContext(session_id="x", agent_name="bench", source="bench")
+    mix = event_mix()
+    records = [
+        encode_session_event(
+            mix[i % len(mix)],
+            SessionContext(session_id=f"s{i % 1000}", agent_name=context.agent_name, source=context.source),
+            i + 1,
+        )
+        for i in range(THROUGHPUT_EVENTS)
+    ]
+    ours: list[float] = []
+    bare: list[float] = []
+    settings = PublisherSettings()
+    for _ in range(RUNS):
+        with tempfile.TemporaryDirectory() as folder:
+            # The buffer holds the whole burst, so this measures delivery, not the spill path.
+            async with _publisher(kafka, topics, folder, buffer_max_events=len(records)) as publisher:
+                start = time.perf_counter()
+                for record in records:
+                    publisher.publish(record)
+                await publisher.flush(120)
+                ours.append(len(records) / (time.perf_counter() - start))
+                assert publisher.stats().produced == len(records), publisher.stats()
+        topic = topics.name(topics.session_events)
+        producer = AIOKafkaProducer(
+            **client_options(kafka),
+            acks="all",
+            enable_idempotence=True,
+            compression_type=settings.compression,
+            linger_ms=settings.linger_ms,
+            max_batch_size=settings.max_batch_bytes,
+        )
+        await producer.start()
+        try:
+            start = time.perf_counter()
+            for chunk in range(0, len(records), 4000):
+                futures = [
+                    await producer.send(
+                        topic, r.value, key=r.key, headers=r.headers, timestamp_ms=int(r.time * 1000)
+                    )
+                    for r in records[chunk : chunk + 4000]
+                ]
+                await asyncio.gather(*futures)
+            bare.append(len(records) / (time.perf_counter() - start))
+        finally:
+            await producer.stop()
+    return BenchRow(
+        "sustained throughput, acks=all",
+        statistics.median(ours),
+        statistics.median(bare),
+        "events/s",
+        "bare aiokafka producer",
+        ">= 0.9x",
+    )
+
+
+async def _stalls(kafka: KafkaSettings, topics: TopicSettings) -> list[BenchRow]:
+    """Largest loop stall while 100 sessions publish at 20 events/s each: Kafka up, and Kafka away."""
+    bare = statistics.median([await _largest_stall(None) for _ in range(3)])
+    rows = []
+    for label, target_kafka in (("Kafka up", kafka), ("Kafka away (spilling)", _unreachable(kafka))):
+        stalls = []
+        for _ in range(3):
+            with tempfile.TemporaryDirectory() as folder:
+                async with _publisher(target_kafka, topics, folder, send_timeout_s=1) as publisher:
+                    stalls.append(await _largest_stall(publisher))
+        rows.append(
+            BenchRow(
+                f"largest loop stall, {SESSIONS} sessions, {label}",
+                statistics.median(stalls),
+                bare,
+                "ms",
+                "same load, no publisher",
+                "<= 5 ms",
+            )
+        )
+    return rows
+
+
+def _unreachable(kafka: KafkaSettings) -> KafkaSettings:
+    return kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"})
+
+
+async def _largest_stall(publisher: EventPublisher | None) -> float:
+    mix = event_mix()
+    sessions: list[AgentSession[Any]] = [AgentSession() for _ in range(SESSIONS)]
+    if publisher is not None:
+        for i, session in enumerate(sessions):
+            publisher.attach(session, session_id=f"stall-{i}")
+    largest = 0.0
+    stop = time.monotonic() + STALL_SECONDS
+
+    async def emitter(session: AgentSession[Any], offset: int) -> None:
+        i = offset
+        while time.monotonic() < stop:
+            event: Any = mix[i % len(mix)]
+            session.emit(type(event).model_fields["type"].default, event)
+            i += 1
+            await asyncio.sleep(1 / EVENTS_PER_SESSION_PER_S)
+
+    async def ticker() -> None:
+        nonlocal largest
+        while time.monotonic() < stop:
+            before = time.perf_counter()
+            await asyncio.sleep(0.002)
+            largest = max(largest, time.perf_counter() - before - 0.002)
+
+    await asyncio.gather(ticker(), *(emitter(s, i) for i, s in enumerate(sessions)))
+    return largest * 1000
+
+
+__all__ = ["TopicSpec", "run"]
