@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -47,11 +48,9 @@ from schemas.envelope import (
 from schemas.registry import Registry
 
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
-_CANONICAL_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
 _SPEC_BYTES = SPEC_VERSION.encode()
 _CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 _MISSING: Any = object()
-_fromisoformat = datetime.fromisoformat
 
 
 def _json_safe(value: Any) -> Any:
@@ -108,27 +107,67 @@ def _find_model(node: Any, cls: type) -> dict[str, Any] | None:
     return None
 
 
-def fast_validator(event_class: type[Event]) -> SchemaValidator:
-    """The JSON validator of ``event_class`` for the fast path (see the module doc)."""
+def _model_classes(node: Any, out: set[type]) -> set[type]:
+    if isinstance(node, list):
+        for item in node:
+            _model_classes(item, out)
+    elif isinstance(node, dict):
+        if node.get("type") == "model" and isinstance(node.get("cls"), type):
+            out.add(node["cls"])
+        for value in node.values():
+            _model_classes(value, out)
+    return out
+
+
+_build_lock = threading.Lock()
+
+
+def _schema_validator(schema: Any, config: Any) -> SchemaValidator:
+    """Build ``schema`` as written, nested models included.
+
+    pydantic-core reuses a model class's own (prebuilt) validator for every ``model``
+    node whose class is complete, which would drop the tightened nodes inside it; the
+    classes are marked incomplete only while this validator is built.
+    """
+    classes = [cls for cls in _model_classes(schema, set()) if cls.__dict__.get("__pydantic_complete__")]
+    with _build_lock:
+        for cls in classes:
+            cls.__pydantic_complete__ = False
+        try:
+            return SchemaValidator(schema, config)
+        finally:
+            for cls in classes:
+                cls.__pydantic_complete__ = True
+
+
+@dataclass(frozen=True, slots=True)
+class FastDecoder:
+    """The fast validator of one event class and the validator of its ``time`` text."""
+
+    validator: SchemaValidator
+    time_validator: SchemaValidator
+
+
+def fast_decoder(event_class: type[Event]) -> FastDecoder:
+    """The fast-path validators of ``event_class`` (see the module doc)."""
     schema = _tighten(copy.deepcopy(event_class.__pydantic_core_schema__))
     model = _find_model(schema, event_class)
     if model is None:  # pragma: no cover - every event class is a model
         raise TypeError(f"{event_class.__name__} has no model schema")
-    fields = model["schema"]["fields"]
-    time_field = fields["time"]
-    time_field["schema"] = core_schema.chain_schema(
-        [core_schema.str_schema(pattern=_CANONICAL_TIME), time_field["schema"]]
-    )
-    return SchemaValidator(schema, model.get("config"))
+    config = model.get("config")
+    time_field = model["schema"]["fields"]["time"]
+    time_validator = _schema_validator(time_field["schema"], config)
+    time_field["schema"] = core_schema.str_schema()
+    return FastDecoder(_schema_validator(schema, config), time_validator)
 
 
-def _validator_for(registry: Registry, type_raw: Any, version_raw: Any) -> SchemaValidator | None:
-    """The fast validator for these header values, built once per registered type."""
+def _decoder_for(registry: Registry, type_raw: Any, version_raw: Any) -> FastDecoder | None:
+    """The fast decoder for these header values, built once per registered type."""
     cache = registry.fast_decoders
     key = (type_raw, version_raw)
-    validator = cache.get(key)
-    if validator is not None or type(type_raw) is not bytes or type(version_raw) is not bytes:
-        return validator
+    decoder: FastDecoder | None = cache.get(key)
+    if decoder is not None or type(type_raw) is not bytes or type(version_raw) is not bytes:
+        return decoder
     try:
         type_name = type_raw.decode("utf-8")
         version = version_raw.decode("utf-8")
@@ -137,44 +176,68 @@ def _validator_for(registry: Registry, type_raw: Any, version_raw: Any) -> Schem
     spec = registry.get(type_name)
     if spec is None or str(spec.current.version) != version:
         return None
-    validator = fast_validator(spec.current.event_class)
-    cache[key] = validator
-    return validator
+    decoder = fast_decoder(spec.current.event_class)
+    cache[key] = decoder
+    return decoder
+
+
+_ORDER = (
+    HEADER_SPECVERSION,
+    HEADER_ID,
+    HEADER_TYPE,
+    HEADER_SOURCE,
+    HEADER_TIME,
+    HEADER_CONTENT_TYPE,
+    SCHEMA_VERSION_HEADER,
+)
+"""The headers ``encode_*`` writes, in its order: the case checked without a dict."""
+
+
+def _by_name(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> tuple[Any, ...] | None:
+    """The seven header values in ``_ORDER`` (``_MISSING`` when absent), or None to bail."""
+    by_name = dict(headers)
+    if len(by_name) != len(headers):
+        return None
+    return tuple(by_name.get(name, _MISSING) for name in _ORDER)
 
 
 def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry) -> Event | None:
     """The event ``codec.decode`` would return for this record, or None to let it decide."""
-    if type(headers) is not list and type(headers) is not tuple:
+    kind = type(headers)
+    if kind is not list and kind is not tuple:
         return None  # an iterator would be consumed here and not seen by the reference path
     try:
-        by_name = dict(headers)
-        if len(by_name) != len(headers):
-            return None
-        validator = _validator_for(
-            registry, by_name.get(HEADER_TYPE), by_name.get(SCHEMA_VERSION_HEADER)
-        )
-        if validator is None:
-            return None
-        event: Event = validator.validate_json(value)
+        try:
+            (n0, spec_raw), (n1, id_raw), (n2, type_raw), (n3, source_raw), (n4, time_raw), (
+                n5,
+                ctype_raw,
+            ), (n6, version_raw) = headers
+            if (n0, n1, n2, n3, n4, n5, n6) != _ORDER:
+                raise ValueError
+        except ValueError:
+            values = _by_name(headers)  # type: ignore[arg-type]
+            if values is None:
+                return None
+            spec_raw, id_raw, type_raw, source_raw, time_raw, ctype_raw, version_raw = values
+        decoder = registry.fast_decoders.get((type_raw, version_raw))
+        if decoder is None:
+            decoder = _decoder_for(registry, type_raw, version_raw)
+            if decoder is None:
+                return None
+        event: Event = decoder.validator.validate_json(value)
+        fields = event.__dict__
+        time_text = fields["time"]
+        if time_raw is not _MISSING and time_raw != time_text.encode():
+            return None  # the reference path also accepts the same instant written otherwise
+        fields["time"] = decoder.time_validator.validate_python(time_text)
     except (ValidationError, TypeError, ValueError):
         return None
-    raw = by_name.get(HEADER_ID, _MISSING)
-    if raw is not _MISSING and raw != event.id.encode():
+    if id_raw is not _MISSING and id_raw != event.id.encode():
         return None
-    raw = by_name.get(HEADER_SOURCE, _MISSING)
-    if raw is not _MISSING and raw != event.source.encode():
+    if source_raw is not _MISSING and source_raw != event.source.encode():
         return None
-    raw = by_name.get(HEADER_SPECVERSION, _MISSING)
-    if raw is not _MISSING and raw != _SPEC_BYTES:
+    if spec_raw is not _MISSING and spec_raw != _SPEC_BYTES:
         return None
-    raw = by_name.get(HEADER_CONTENT_TYPE, _MISSING)
-    if raw is not _MISSING and raw != _CONTENT_TYPE_BYTES:
+    if ctype_raw is not _MISSING and ctype_raw != _CONTENT_TYPE_BYTES:
         return None
-    raw = by_name.get(HEADER_TIME, _MISSING)
-    if raw is not _MISSING:
-        try:
-            if type(raw) is not bytes or _fromisoformat(raw.decode("utf-8")) != event.time:
-                return None
-        except ValueError:  # UnicodeDecodeError included
-            return None
     return event
