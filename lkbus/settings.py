@@ -159,6 +159,10 @@ class PublisherSettings(_Section):
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on this port (off when unset)."
     )
 
+    commands: bool = Field(
+        default=True, description="Listen for commands (prompt, say, close) to hosted sessions."
+    )
+
     @model_validator(mode="after")
     def _hash_needs_key(self) -> PublisherSettings:
         if self.redact_text == "hash" and self.redact_hash_key is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -12,9 +13,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from livekit.agents import NOT_GIVEN
 from livekit.agents.voice import events as sdk_events
 
-from schemas import EXCLUDED_AGENT_EVENTS, EncodedRecord, SessionContext, encode_event, encode_room_event
+from schemas import (
+    EXCLUDED_AGENT_EVENTS,
+    CloseSessionV1,
+    CommandV1,
+    EncodedRecord,
+    PromptUserV1,
+    SayV1,
+    SessionContext,
+    encode_event,
+    encode_room_event,
+)
 from schemas import encode_session_event as encode_agent_event
 from schemas.sdk_mapping.agent import error_detail
 from schemas.sdk_mapping.room import MAPPERS as ROOM_EVENT_MAPPERS
@@ -54,6 +66,11 @@ class SessionPublication:
         self._counts: Counter[str] = Counter()
         self._handlers: list[tuple[Any, str, Callable[..., None]]] = []
         self._transform = publisher.text_transform
+        self._command_ids: set[str] = set()
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
         self._include_data = publisher.settings.include_data_bytes
 
     @classmethod
@@ -188,6 +205,92 @@ class SessionPublication:
             },
         )
         self._unsubscribe()
+        self.publisher.forget(self)
+
+    # --- commands: submitted from the publisher's thread, run on the session's loop ----------
+
+    def submit_command(self, command: CommandV1) -> None:
+        """Run `command` on this session's loop (thread-safe)."""
+        if self.loop is None or self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self._run_command, command)
+
+    def _run_command(self, command: CommandV1) -> None:
+        kind = command_kind(command)
+        if command.command_id in self._command_ids:
+            self._command_outcome(command, kind, rejected="duplicate")
+            return
+        self._command_ids.add(command.command_id)
+        if command.expires_at < time.time():
+            self._command_outcome(command, kind, rejected="expired")
+            return
+        if self.closed:
+            self._command_outcome(command, kind, rejected="session_closed")
+            return
+        try:
+            speech_id = self._execute(command)
+        except RuntimeError as exc:  # "AgentSession isn't running" and the like
+            self._command_outcome(command, kind, rejected="session_closed", detail=exc.__class__.__name__)
+            return
+        except Exception as exc:
+            self._command_outcome(command, kind, rejected="failed", detail=exc.__class__.__name__)
+            return
+        self._command_outcome(command, kind, speech_id=speech_id)
+
+    def _execute(self, command: CommandV1) -> str | None:
+        if isinstance(command, PromptUserV1):
+            handle = self.session.generate_reply(
+                instructions=command.instructions or NOT_GIVEN,
+                allow_interruptions=NOT_GIVEN
+                if command.allow_interruptions is None
+                else command.allow_interruptions,
+            )
+            return handle.id
+        if isinstance(command, SayV1):
+            handle = self.session.say(
+                command.text,
+                allow_interruptions=NOT_GIVEN
+                if command.allow_interruptions is None
+                else command.allow_interruptions,
+                add_to_chat_ctx=command.add_to_chat_ctx,
+            )
+            return handle.id
+        if isinstance(command, CloseSessionV1):
+            self.session.shutdown(drain=command.drain)
+            return None
+        raise TypeError(f"unknown command {type(command).__name__}")
+
+    def _command_outcome(
+        self,
+        command: CommandV1,
+        kind: str,
+        *,
+        rejected: str | None = None,
+        speech_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        if self.closed:
+            logger.info("command %s arrived after its session ended", command.command_id)
+            return
+        if rejected is None:
+            self._emit_lifecycle(
+                "lkbus.command.executed",
+                {
+                    "command_id": command.command_id,
+                    "command_type": kind,
+                    "speech_id": speech_id,
+                },
+            )
+        else:
+            self._emit_lifecycle(
+                "lkbus.command.rejected",
+                {
+                    "command_id": command.command_id,
+                    "command_type": kind,
+                    "reason": rejected,
+                    "detail": detail,
+                },
+            )
 
     def detach(self, reason: str = "detached") -> None:
         """Stop publishing this session (emits session ended unless it already closed)."""
@@ -211,6 +314,15 @@ class SessionPublication:
         identity = getattr(participant, "identity", None)
         if identity:
             self.context = replace(self.context, participant_identity=identity)
+
+
+def command_kind(command: CommandV1) -> str:
+    """The `command_type` of an outcome event."""
+    if isinstance(command, PromptUserV1):
+        return "prompt_user"
+    if isinstance(command, SayV1):
+        return "say"
+    return "close_session"
 
 
 class _Closed:

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from lkbus.kafka import client_options
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
+from producers.commands import CommandListener
 from producers.delivery import Delivery, DeliveryStats
 from producers.journal import Journal, JournalRecord
 from producers.redaction import TextTransform, text_transform
@@ -69,6 +70,12 @@ class EventPublisher:
             buffer_max_events=settings.buffer_max_events,
             send_timeout_s=settings.send_timeout_s,
         )
+        self._sessions: dict[str, SessionPublication] = {}
+        self._commands = (
+            CommandListener(kafka, topics.name(topics.commands), self._sessions.get)
+            if settings.commands
+            else None
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -109,6 +116,8 @@ class EventPublisher:
             return
         loop = self._loop
         loop.call_soon_threadsafe(self._delivery.stop)
+        if self._commands is not None:
+            loop.call_soon_threadsafe(self._commands.stop)
         try:
             await asyncio.wait_for(
                 asyncio.shield(asyncio.wrap_future(self._done)), self.settings.flush_timeout_s
@@ -187,9 +196,22 @@ class EventPublisher:
             room_name=room_name,
             room_sid=room_sid,
         )
+        self._sessions[publication.context.session_id] = publication
         if ctx is not None:
             ctx.add_shutdown_callback(publication.on_job_shutdown)
         return publication
+
+    def forget(self, publication: SessionPublication) -> None:
+        """Stop routing commands to a session that ended."""
+        if self._sessions.get(publication.context.session_id) is publication:
+            del self._sessions[publication.context.session_id]
+
+    async def commands_ready(self, timeout: float = 30) -> None:
+        """Wait until the command listener reads the commands topic (tests use it)."""
+        if self._commands is None or self._loop is None:
+            raise PublisherError("commands are off (LKBUS_PUBLISHER__COMMANDS=false)")
+        ready = asyncio.run_coroutine_threadsafe(self._commands.ready.wait(), self._loop)
+        await asyncio.wait_for(asyncio.wrap_future(ready), timeout)
 
     def publish(self, record: EncodedRecord) -> None:
         """Queue an encoded record; never blocks and never raises."""
@@ -217,12 +239,23 @@ class EventPublisher:
             request_timeout_ms=int(s.send_timeout_s * 1000),
         )
 
+    async def _run_on_thread(self) -> None:
+        if self._commands is None:
+            await self._delivery.run()
+            return
+        listener = asyncio.get_running_loop().create_task(self._commands.run())
+        try:
+            await self._delivery.run()
+        finally:
+            self._commands.stop()
+            await listener
+
     def _thread_main(self, ready: concurrent.futures.Future[None]) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
             loop.call_soon(ready.set_result, None)
-            loop.run_until_complete(self._delivery.run())
+            loop.run_until_complete(self._run_on_thread())
         except Exception:
             logger.exception("the publisher's delivery loop failed")
         finally:
