@@ -125,6 +125,22 @@ def topics_describe(
     out.print(table)
 
 
+@app.command("consume")
+def consume_command(
+    name: Annotated[str, typer.Argument(help="A built-in consumer (inactivity, ...) or module:attribute.")],
+) -> None:
+    """Run a consumer as a service until SIGTERM (commit after effect, dead letters, health)."""
+    from consumers.registry import load_consumer
+    from consumers.runtime import ConsumerService
+
+    s = settings()
+    try:
+        consumer = load_consumer(name)
+    except Exception as exc:  # noqa: BLE001 - a plugin may fail to import in any way
+        raise fail(str(exc)) from None
+    run(ConsumerService(consumer, s).run())
+
+
 @app.command("demo")
 def demo_command(
     records: Annotated[int, typer.Option(min=1, max=1_000_000, help="Records to send round.")] = 1000,

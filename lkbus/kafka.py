@@ -6,6 +6,7 @@ import ssl
 from typing import Any
 
 from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from lkbus.settings import KafkaSettings
 
@@ -36,3 +37,22 @@ def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext:
         password=kafka.ssl_keyfile_password.get_secret_value() if kafka.ssl_keyfile_password else None,
     )
     return context
+
+
+def faststream_security(kafka: KafkaSettings) -> BaseSecurity | None:
+    """The same connection security, in the form FastStream's KafkaBroker takes."""
+    protocol = kafka.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = _ssl_context(kafka) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    username = kafka.sasl_username or ""
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    use_ssl = protocol == "SASL_SSL"
+    mechanism = kafka.sasl_mechanism or "PLAIN"
+    if mechanism == "SCRAM-SHA-512":
+        return SASLScram512(username, password, ssl_context=context, use_ssl=use_ssl)
+    if mechanism == "SCRAM-SHA-256":
+        return SASLScram256(username, password, ssl_context=context, use_ssl=use_ssl)
+    return SASLPlaintext(username, password, ssl_context=context, use_ssl=use_ssl)

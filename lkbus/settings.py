@@ -170,6 +170,44 @@ class PublisherSettings(_Section):
         return self
 
 
+class ConsumerSettings(_Section):
+    """The consumer services (`lkbus consume NAME`)."""
+
+    group_prefix: str = Field(default="lkbus.", description="Consumer group of NAME is <prefix>NAME.")
+    max_batch: int = Field(default=500, ge=1, le=100_000, description="Records handled per batch.")
+    fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000, description="Longest wait of a fetch.")
+    session_timeout_ms: int = Field(default=10_000, ge=1000, description="Group session timeout.")
+    retry_attempts: int = Field(default=3, ge=0, le=100, description="Retries of a retriable failure.")
+    retry_backoff_s: float = Field(default=0.2, ge=0, description="First retry delay (doubles each time).")
+    graceful_timeout_s: float = Field(
+        default=15, gt=0, description="How long SIGTERM waits for in-flight work."
+    )
+    health_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve /healthz, /readyz and /metrics on this port."
+    )
+
+
+class InactivitySettings(_Section):
+    """The inactivity consumer: prompts for users who went away, then closes the session."""
+
+    prompt_interval_s: float = Field(default=10, gt=0, description="Time between prompts while away.")
+    max_prompts: int = Field(default=3, ge=0, le=100, description="Prompts before the session is closed.")
+    prompt_instructions: str = Field(
+        default="The user has been inactive. Politely check if the user is still present.",
+        min_length=1,
+        description="Instructions given to generate_reply.",
+    )
+    close_reason: str = Field(default="user inactive", description="Reason attached to close_session.")
+    command_ttl_s: float = Field(
+        default=30, gt=0, description="A command not run within this time is dropped."
+    )
+    tick_s: float = Field(default=0.25, gt=0, description="How often due prompts are looked for.")
+    per_agent: dict[str, dict[str, float | int | str]] = Field(
+        default_factory=dict,
+        description='Overrides per agent name, JSON: {"sales": {"max_prompts": 1}}.',
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of livekit-eventbus. Environment: `LKBUS_<SECTION>__<FIELD>`."""
 
@@ -181,6 +219,8 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     broker: BrokerSettings = BrokerSettings()
     publisher: PublisherSettings = PublisherSettings()
+    consumer: ConsumerSettings = ConsumerSettings()
+    inactivity: InactivitySettings = InactivitySettings()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,0 +1,181 @@
+"""Reports over stored summaries and rollups: one row per agent, as a table, JSON or CSV, and a PNG plot.
+
+Latency percentiles pool every session's samples, so they are exact over the range.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import orjson
+from matplotlib.figure import Figure
+from rich.console import Console
+from rich.table import Table
+
+from consumers.analytics.exceptions import ReportError
+from consumers.analytics.rollups import RollupRow, window_start_of
+from consumers.analytics.stats import LatencyStats
+from consumers.analytics.summary import LATENCY_KINDS, SessionSummary
+
+Cell = str | int | float | None
+ReportRow = dict[str, Cell]
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_STATS = ("p50", "p90", "p99", "max")
+
+
+class ReportFormat(StrEnum):
+    """Output formats of ``lkbus analytics report``."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def parse_time(text: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
+    """An ISO 8601 time (UTC when no offset) or a duration back from ``now``: ``90m``, ``2h``, ``7d``."""
+    value = text.strip()
+    m = _RELATIVE.match(value)
+    if m:
+        base = now or datetime.now(UTC)
+        return base - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ReportError(
+            f"{option} {text!r}: expected an ISO time like 2026-01-31T12:00 or a duration like 90m, 2h, 7d"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def agent_rows(summaries: Sequence[SessionSummary]) -> list[ReportRow]:
+    """One row per agent name (sorted): counts, durations, closes and pooled latency percentiles."""
+    by_agent: dict[str, list[SessionSummary]] = defaultdict(list)
+    for s in summaries:
+        by_agent[s.agent_name or "unknown"].append(s)
+    rows: list[ReportRow] = []
+    for agent, group in sorted(by_agent.items()):
+        status = Counter(s.status for s in group)
+        closes = Counter(s.close_reason or s.status for s in group)
+        durations = LatencyStats.of(s.duration for s in group)
+        row: ReportRow = {
+            "agent": agent,
+            "sessions": len(group),
+            "ended": status["ended"],
+            "idle_timeout": status["idle_timeout"],
+            "open": status["open"],
+            "duration_p50": durations.p50,
+            "duration_max": durations.max,
+            "user_turns": sum(s.user_turns for s in group),
+            "agent_replies": sum(s.agent_replies for s in group),
+            "interruptions": sum(s.interruptions for s in group),
+            "false_interruptions": sum(s.false_interruptions for s in group),
+            "away_episodes": sum(s.away_episodes for s in group),
+            "prompts": sum(s.prompts.issued for s in group),
+            "prompts_user_returned": sum(s.prompts.user_returned for s in group),
+            "prompts_session_closed": sum(s.prompts.session_closed for s in group),
+            "tool_calls": sum(t.calls for s in group for t in s.tool_calls),
+            "tool_errors": sum(t.errors for s in group for t in s.tool_calls),
+            "errors": sum(e.count for s in group for e in s.errors),
+            "closes": ";".join(f"{reason}={n}" for reason, n in sorted(closes.items())),
+        }
+        for kind in LATENCY_KINDS:
+            stats = LatencyStats.of(v for s in group for v in getattr(s.latency, kind).samples)
+            for stat in _STATS:
+                row[f"{kind}_{stat}"] = getattr(stats, stat)
+        rows.append(row)
+    return rows
+
+
+def _fmt(value: Cell) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _tables(rows: Sequence[ReportRow]) -> list[Table]:
+    overview = Table(title="Sessions per agent")
+    columns = [k for k in rows[0] if not any(k.startswith(f"{kind}_") for kind in LATENCY_KINDS)]
+    for name in columns:
+        overview.add_column(
+            name.replace("_", " "), justify="left" if name in {"agent", "closes"} else "right"
+        )
+    for row in rows:
+        overview.add_row(*(_fmt(row[c]) for c in columns))
+    latency = Table(title="Latency (seconds)")
+    for name in ("agent", "latency", *_STATS):
+        latency.add_column(name, justify="left" if name in {"agent", "latency"} else "right")
+    for row in rows:
+        for kind in LATENCY_KINDS:
+            latency.add_row(_fmt(row["agent"]), kind, *(_fmt(row[f"{kind}_{s}"]) for s in _STATS))
+    return [overview, latency]
+
+
+def render_report(rows: Sequence[ReportRow], fmt: ReportFormat, *, width: int = 200) -> str:
+    """The report text: rich tables, a JSON array of rows, or CSV with a header line."""
+    if fmt is ReportFormat.JSON:
+        return orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt is ReportFormat.CSV:
+        buf = io.StringIO()
+        columns = list(rows[0]) if rows else ["agent", "sessions"]
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue()
+    if not rows:
+        return "no sessions in this range\n"
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    for table in _tables(rows):
+        console.print(table)
+    out = console.file
+    assert isinstance(out, io.StringIO)
+    return out.getvalue()
+
+
+def plot_report(summaries: Sequence[SessionSummary], rollups: Sequence[RollupRow], path: Path) -> Path:
+    """Write a PNG: latency distributions (box plots, ms) and sessions per minute over time."""
+    if not summaries and not rollups:
+        raise ReportError("nothing to plot: no sessions or rollups in this range")
+    fig = Figure(figsize=(11, 8), layout="constrained")
+    top, bottom = fig.subplots(2, 1)
+    kinds = [k for k in LATENCY_KINDS if any(getattr(s.latency, k).samples for s in summaries)]
+    if kinds:
+        data = [[v * 1000 for s in summaries for v in getattr(s.latency, k).samples] for k in kinds]
+        top.boxplot(data, tick_labels=[k.replace("_", " ") for k in kinds], showfliers=True)
+        top.set_ylabel("milliseconds")
+    else:
+        top.text(0.5, 0.5, "no latency samples", ha="center", va="center", transform=top.transAxes)
+    top.set_title("Latency distributions")
+    if rollups:
+        starts: Counter[datetime] = Counter()
+        live: Counter[datetime] = Counter()
+        for r in rollups:
+            starts[r.window_start] += r.sessions_started
+            live[r.window_start] += r.concurrent_sessions
+        times = sorted(live)
+        bottom.bar(times, [starts[t] for t in times], width=timedelta(seconds=50), label="started", alpha=0.6)
+        bottom.plot(times, [live[t] for t in times], marker="o", color="black", label="concurrent")
+    else:
+        per_minute = Counter(window_start_of(s.started_at) for s in summaries)
+        times = sorted(per_minute)
+        bottom.bar(times, [per_minute[t] for t in times], width=timedelta(seconds=50), label="started")
+    bottom.set_title("Sessions per minute")
+    bottom.set_ylabel("sessions")
+    bottom.legend(loc="upper left")
+    fig.autofmt_xdate()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", dpi=100)
+    except OSError as exc:
+        raise ReportError(f"cannot write the plot to {path}: {exc.strerror or exc}") from exc
+    return path

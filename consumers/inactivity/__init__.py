@@ -1,0 +1,1 @@
+"""Inactivity consumer: prompt a user who went away, then close the session."""

@@ -1,0 +1,263 @@
+"""Run an `EventConsumer` as a service on FastStream: decode, handle, dead-letter, commit, stop cleanly.
+
+Guarantees: offsets are committed only after `handle` returned (FastStream's MANUAL ack policy;
+its default, ACK_FIRST with auto-commit, would be at most once); a record that cannot be decoded,
+or that keeps failing, goes to the dead-letter topic with error headers and the rest go on;
+retriable failures are retried with backoff first; on SIGTERM the batch in flight finishes, its
+offsets are committed, the group is left and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from consumers.runtime import metrics
+from consumers.runtime.consumer import ConsumerContext, EventConsumer
+from consumers.runtime.deadletter import dead_letter_headers
+from consumers.runtime.errors import ConsumerError
+from consumers.runtime.health import HealthServer
+from consumers.runtime.records import Incoming
+from lkbus.kafka import client_options, faststream_security
+from lkbus.settings import Settings
+from schemas import DecodeError, decode
+
+logger = logging.getLogger("lkbus.consumers")
+
+
+class RawRecord(Protocol):
+    """What the runtime reads of an aiokafka ConsumerRecord."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+class ConsumerService:
+    """One consumer in its consumer group, on a FastStream KafkaBroker."""
+
+    def __init__(self, consumer: EventConsumer, settings: Settings, *, commit: bool = True) -> None:
+        self.consumer = consumer
+        self.settings = settings
+        self.commit = commit
+        self.name = consumer.name
+        self.group_id = settings.consumer.group_prefix + consumer.name
+        self.deadletter_topic = settings.topics.name(settings.topics.deadletter)
+        self.processed = 0
+        self.dead_lettered = 0
+        self._producer: AIOKafkaProducer | None = None
+        self._broker: KafkaBroker | None = None
+        self._health = (
+            HealthServer(settings.consumer.health_port) if settings.consumer.health_port is not None else None
+        )
+        self.assigned: set[TopicPartition] = set()
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect, start the consumer, and begin consuming."""
+        kafka = self.settings.kafka
+        self._producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
+        await self._producer.start()
+        await self.consumer.start(ConsumerContext(self.name, self.settings, self._publish))
+        c = self.settings.consumer
+        broker = KafkaBroker(
+            kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-{self.name}",
+            security=faststream_security(kafka),
+            graceful_timeout=c.graceful_timeout_s,
+            logger=None,
+        )
+        subscriber = broker.subscriber(
+            *self.consumer.subscriptions(self.settings),
+            group_id=self.group_id,
+            batch=True,
+            max_records=c.max_batch,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=c.fetch_max_wait_ms,
+            session_timeout_ms=c.session_timeout_ms,
+            heartbeat_interval_ms=max(100, c.session_timeout_ms // 3),
+            listener=_Rebalance(self),
+            decoder=_raw_body,
+        )
+        subscriber(self._on_batch)
+        self._broker = broker
+        if self._health is not None:
+            await self._health.start()
+        await broker.start()
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, commit, leave the group, close the consumer's stores."""
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        await self.consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        if self._health is not None:
+            await self._health.stop()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until SIGTERM / SIGINT (or `stop` is set), then stop gracefully."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            logger.info("consumer %s stopping", self.name)
+            await self.stop()
+
+    # --- one batch ------------------------------------------------------------------------------
+
+    async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
+        raw: Sequence[RawRecord] = msg.raw_message
+        started = time.perf_counter()
+        good: list[Incoming] = []
+        for record in raw:
+            try:
+                good.append(_incoming(record))
+            except DecodeError as exc:
+                await self._dead_letter(record, exc, reason=exc.reason.value)
+        await self._handle(good, raw)
+        self.processed += len(raw)
+        metrics.RECORDS_PROCESSED.labels(self.name).inc(len(raw))
+        metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        await self._commit(msg, raw)
+
+    async def _handle(self, good: list[Incoming], raw: Sequence[RawRecord]) -> None:
+        if not good:
+            return
+        if await self._attempt(good):
+            return
+        # Something in the batch keeps failing: find it by handling the records one by one.
+        by_position = {(r.topic, r.partition, r.offset): r for r in raw}
+        for record in good:
+            if not await self._attempt([record]):
+                await self._dead_letter(
+                    by_position[(record.topic, record.partition, record.offset)], self._last_error
+                )
+
+    async def _attempt(self, batch: list[Incoming]) -> bool:
+        c = self.settings.consumer
+        delay = c.retry_backoff_s
+        for attempt in range(c.retry_attempts + 1):
+            try:
+                await self.consumer.handle(batch)
+                return True
+            except Exception as exc:
+                self._last_error = exc
+                metrics.FAILURES.labels(self.name).inc()
+                retriable = isinstance(exc, ConsumerError) and exc.retriable
+                logger.warning(
+                    "consumer %s: %s failed (%s, attempt %d)",
+                    self.name,
+                    "batch" if len(batch) > 1 else "record",
+                    exc.__class__.__name__,
+                    attempt + 1,
+                )
+                if not retriable or attempt == c.retry_attempts:
+                    return False
+                await asyncio.sleep(delay)
+                delay *= 2
+        return False
+
+    async def _commit(self, msg: KafkaMessage, raw: Sequence[RawRecord]) -> None:
+        processed: dict[TopicPartition, int] = {}
+        for record in raw:
+            tp = TopicPartition(record.topic, record.partition)
+            processed[tp] = max(processed.get(tp, 0), record.offset + 1)
+        consumer = msg.consumer
+        for tp, offset in processed.items():
+            highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
+            if highwater is not None:
+                metrics.LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, highwater - offset))
+        if not self.commit:
+            return
+        offsets = {tp: o for tp, o in self.consumer.commit_offsets(processed).items() if tp in self.assigned}
+        if offsets:
+            await consumer.commit(offsets)  # type: ignore[call-arg]
+
+    async def _dead_letter(self, record: RawRecord, error: BaseException, reason: str | None = None) -> None:
+        headers = dead_letter_headers(
+            list(record.headers or ()),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            consumer=self.name,
+            error=error,
+            reason=reason,
+        )
+        await self._publish(self.deadletter_topic, record.key, record.value or b"", headers)
+        self.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(self.name).inc()
+        logger.warning(
+            "consumer %s: dead-lettered %s/%d/%d (%s)",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason or error.__class__.__name__,
+        )
+
+    async def _publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        assert self._producer is not None, "the service is not started"
+        await self._producer.send_and_wait(topic, value, key=key, headers=list(headers))
+
+    _last_error: BaseException = ConsumerError("unknown failure")
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: ConsumerService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.service.assigned -= set(revoked)
+        await self.service.consumer.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.service.assigned |= set(assigned)
+        await self.service.consumer.on_assigned(set(assigned))
+        self.service.ready.set()
+        if self.service._health is not None:
+            self.service._health.ready = True
+
+
+def _incoming(record: RawRecord) -> Incoming:
+    headers = tuple(record.headers or ())
+    value = record.value or b""
+    return Incoming(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=value,
+        headers=headers,
+        event=decode(value, headers),
+    )
+
+
+async def _raw_body(msg: Any) -> Any:
+    """Skip FastStream's body decoding: records are decoded (and dead-lettered) by the runtime."""
+    return msg.body

@@ -1,0 +1,122 @@
+"""Which events a replay shows: `--session`, `--room`, `--agent`, `--type`, `--participant`.
+
+Every value is a glob (`*user_state*`, `weather-*`); an option given several times matches
+any of its values, and different options must all match. `prefilter` rejects records from
+their key and headers alone, before the value is decoded; `matches` decides on the event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fnmatch import translate
+
+from schemas import Event
+from schemas.envelope import HEADER_TYPE
+from schemas.payloads.room_v1 import ActiveSpeakersChangedV1
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def short_type(type_name: str) -> str:
+    """`livekit.agent.user_state_changed` → `user_state_changed`."""
+    return type_name.rpartition(".")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class _Glob:
+    """Several globs compiled into one regex, plus the exact values among them."""
+
+    regex: re.Pattern[str]
+    exact: frozenset[str] | None
+    """The values when none has a glob character (then a key can be compared as bytes)."""
+
+    @classmethod
+    def of(cls, patterns: Sequence[str]) -> _Glob:
+        regex = re.compile("|".join(f"(?:{translate(p)})" for p in patterns))
+        exact = None if any(_GLOB_CHARS & set(p) for p in patterns) else frozenset(patterns)
+        return cls(regex, exact)
+
+    def any(self, values: Iterable[str | None]) -> bool:
+        return any(v is not None and self.regex.match(v) is not None for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """The filters of one replay; the empty filter shows everything."""
+
+    sessions: tuple[str, ...] = ()
+    rooms: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    """Globs over the full type (`livekit.agent.close`) or its last part (`close`)."""
+    participants: tuple[str, ...] = ()
+    """Globs over the envelope's participant identity or those the payload is about."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sessions or self.rooms or self.agents or self.types or self.participants)
+
+    def compiled(self) -> CompiledFilter:
+        return CompiledFilter(self)
+
+
+class CompiledFilter:
+    """An `EventFilter` with its globs compiled, for the per-record hot path."""
+
+    __slots__ = ("_agents", "_participants", "_rooms", "_session_keys", "_sessions", "_types", "empty")
+
+    def __init__(self, spec: EventFilter) -> None:
+        self.empty = spec.empty
+        self._sessions = _Glob.of(spec.sessions) if spec.sessions else None
+        self._rooms = _Glob.of(spec.rooms) if spec.rooms else None
+        self._agents = _Glob.of(spec.agents) if spec.agents else None
+        self._types = _Glob.of(spec.types) if spec.types else None
+        self._participants = _Glob.of(spec.participants) if spec.participants else None
+        exact = self._sessions.exact if self._sessions else None
+        self._session_keys = frozenset(s.encode() for s in exact) if exact is not None else None
+
+    def prefilter(self, key: bytes | None, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """False when the key (session id) or the `ce_type` header already rule the record out.
+
+        A record without them passes: `matches` decides once it is decoded.
+        """
+        if self._session_keys is not None and key is not None and key not in self._session_keys:
+            return False
+        if self._types is not None:
+            for name, value in headers:
+                if name == HEADER_TYPE:
+                    try:
+                        type_name = value.decode()
+                    except UnicodeDecodeError:
+                        return True
+                    return self._types.any((type_name, short_type(type_name)))
+        return True
+
+    def matches(self, event: Event) -> bool:
+        """Whether the decoded event passes every filter."""
+        if self.empty:
+            return True
+        if self._sessions is not None and not self._sessions.any((event.session_id,)):
+            return False
+        if self._rooms is not None and not self._rooms.any((event.room_name,)):
+            return False
+        if self._agents is not None and not self._agents.any((event.agent_name,)):
+            return False
+        if self._types is not None and not self._types.any((event.type, short_type(event.type))):
+            return False
+        return self._participants is None or self._participants.any(participants_of(event))
+
+
+def participants_of(event: Event) -> list[str | None]:
+    """The envelope's participant identity and every participant the payload names."""
+    found: list[str | None] = [event.participant_identity]
+    data = event.data
+    participant = getattr(data, "participant", None)
+    identity = getattr(participant, "identity", None)
+    if isinstance(identity, str):
+        found.append(identity)
+    if isinstance(data, ActiveSpeakersChangedV1):
+        found.extend(s.identity for s in data.speakers)
+    return found

@@ -1,0 +1,191 @@
+"""The consumer runtime against real Kafka: commit after effect, dead letters, retries, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from consumers.runtime import ConsumerService
+from consumers.runtime.deadletter import error_context
+from lkbus.kafka import client_options
+from lkbus.settings import ConsumerSettings, KafkaSettings, Settings, TopicSettings
+from lkbus.topics import create_topics, project_topics
+from schemas import SessionContext, encode_event
+from tests.integration.sample_consumers import FileRecorder
+from tests.integration.topic_reader import read_topics
+
+CTX = SessionContext(session_id="rt-1", agent_name="agent", source="test")
+
+
+def ended(seq: int, reason: str = "done") -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    record = encode_event(
+        "lkbus.session.ended", {"reason": reason, "last_seq": seq, "event_counts": {}}, CTX, seq, time.time()
+    )
+    return record.key, record.value, record.headers
+
+
+def good_headers() -> list[tuple[str, bytes]]:
+    return ended(1)[2]
+
+
+BAD_RECORDS: dict[str, tuple[bytes, list[tuple[str, bytes]]]] = {
+    "not_json": (b"\xff\xfe garbage \x00", []),
+    "not_json_truncated": (b'{"type": "lkbus.session.ended", "id": ', []),
+    "unknown_type": (orjson.dumps({**orjson.loads(ended(1)[1]), "type": "livekit.agent.teleported"}), []),
+    "unsupported_version": (orjson.dumps({**orjson.loads(ended(1)[1]), "schema_version": "9.0"}), []),
+    "missing_field": (
+        orjson.dumps({k: v for k, v in orjson.loads(ended(1)[1]).items() if k != "session_id"}),
+        [],
+    ),
+}
+
+
+@pytest.fixture
+async def settings(kafka: KafkaSettings, unique: Callable[[str], str]) -> Settings:
+    topics = TopicSettings(prefix=unique("rt") + ".", partitions=2)
+    await create_topics(kafka, project_topics(topics))
+    return Settings(
+        kafka=kafka,
+        topics=topics,
+        consumer=ConsumerSettings(
+            group_prefix=unique("g") + ".",
+            session_timeout_ms=6000,
+            retry_backoff_s=0.01,
+            fetch_max_wait_ms=20,
+            max_batch=50,
+        ),
+    )
+
+
+async def produce(
+    kafka: KafkaSettings, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def committed(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_poison_records_are_dead_lettered_and_the_rest_go_on(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LKBUS_TEST_RECORD_FILE", str(tmp_path / "handled.txt"))
+    topic = settings.topics.name(settings.topics.session_events)
+    batch: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+    for i, (value, headers) in enumerate(BAD_RECORDS.values()):
+        batch.append(ended(i + 1))
+        batch.append((b"rt-1", value, headers))
+    wrong_header = ended(50)
+    batch.append(
+        (
+            wrong_header[0],
+            wrong_header[1],
+            [(k, b"livekit.agent.close" if k == "ce_type" else v) for k, v in wrong_header[2]],
+        )
+    )
+    batch.append(ended(60, reason="poison"))
+    batch.append(ended(61, reason="flaky"))
+    batch.append(ended(62))
+    await produce(settings.kafka, topic, batch)
+    expected_good = len(BAD_RECORDS) + 2  # the flaky one succeeds on retry
+    recorder = FileRecorder()
+    service = ConsumerService(recorder, settings)
+    await service.start()
+    try:
+        await wait_until(lambda: service.processed >= len(batch))
+    finally:
+        await service.stop()
+
+    assert len(recorder.handled) == expected_good
+    letters = await read_topics(settings.kafka, [settings.topics.name(settings.topics.deadletter)])
+    contexts = [error_context(list(r.headers)) for r in letters]
+    reasons = sorted(c.get("reason", c["class"]) for c in contexts)
+    assert reasons == sorted(
+        [
+            "not_json",
+            "not_json",
+            "unknown_type",
+            "unsupported_version",
+            "missing_field",
+            "header_mismatch",
+            "PoisonRecordError",
+        ]
+    ), reasons
+    for record, context in zip(letters, contexts, strict=True):
+        assert context["topic"] == topic
+        assert context["consumer"] == "file-recorder"
+        assert int(context["offset"]) >= 0
+        assert record.key == b"rt-1", "the original key is kept"
+    originals = {value for _, (value, _) in BAD_RECORDS.items()}
+    assert originals <= {r.value for r in letters}, "the original values are kept"
+    offsets = await committed(settings.kafka, service.group_id)
+    assert sum(offsets.values()) == len(batch), "everything handled or dead-lettered is committed"
+
+
+async def test_sigterm_finishes_the_batch_commits_and_exits_0(settings: Settings, tmp_path: Path) -> None:
+    topic = settings.topics.name(settings.topics.session_events)
+    await produce(settings.kafka, topic, [ended(i + 1) for i in range(400)])
+    record_file = tmp_path / "handled.txt"
+    env = {
+        **os.environ,
+        "LKBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "LKBUS_TOPICS__PREFIX": settings.topics.prefix,
+        "LKBUS_CONSUMER__GROUP_PREFIX": settings.consumer.group_prefix,
+        "LKBUS_CONSUMER__MAX_BATCH": "20",
+        "LKBUS_CONSUMER__SESSION_TIMEOUT_MS": "6000",
+        "LKBUS_TEST_RECORD_FILE": str(record_file),
+        "LKBUS_TEST_BATCH_DELAY": "0.05",
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "lkbus", "consume", "tests.integration.sample_consumers:FileRecorder"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        await wait_until(lambda: record_file.exists() and len(record_file.read_text().splitlines()) >= 60)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    handled = record_file.read_text().splitlines()
+    assert len(handled) < 400, "stopped in the middle"
+    assert len(set(handled)) == len(handled), "nothing handled twice"
+    offsets = await committed(settings.kafka, settings.consumer.group_prefix + "file-recorder")
+    per_partition: dict[int, int] = {}
+    for line in handled:
+        _, partition, offset = line.split()
+        per_partition[int(partition)] = max(per_partition.get(int(partition), 0), int(offset) + 1)
+    assert {tp.partition: o for tp, o in offsets.items()} == per_partition, (
+        "committed == handled, no more, no less"
+    )
