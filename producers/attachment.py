@@ -128,7 +128,7 @@ class SessionPublication:
                 self._publish(record)
                 if name == "close":
                     self._finish(event)
-            except BaseException:
+            except Exception:  # noqa: BLE001 - raising here would reach the SDK (a TypeError crashes it)
                 self._encode_failed(name)
 
         return handler
@@ -148,7 +148,7 @@ class SessionPublication:
                 if record is not None:
                     self.seq += 1
                     self._publish(record)
-            except BaseException:
+            except Exception:  # noqa: BLE001 - raising here would reach the SDK (a TypeError crashes it)
                 self._encode_failed(name)
 
         return handler
@@ -232,7 +232,7 @@ class SessionPublication:
         except RuntimeError as exc:  # "AgentSession isn't running" and the like
             self._command_outcome(command, kind, rejected="session_closed", detail=exc.__class__.__name__)
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed command is reported, never raised into the SDK
             self._command_outcome(command, kind, rejected="failed", detail=exc.__class__.__name__)
             return
         self._command_outcome(command, kind, speech_id=speech_id)

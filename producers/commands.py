@@ -8,6 +8,7 @@ reason) are published on the session's own event stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -52,10 +53,8 @@ class CommandListener:
             finally:
                 await self._close()
             if not self._stopping.is_set():
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 2)
-                except TimeoutError:
-                    pass
 
     def stop(self) -> None:
         self._stopping.set()

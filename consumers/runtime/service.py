@@ -163,7 +163,7 @@ class ConsumerService:
             try:
                 await self.consumer.handle(batch)
                 return True
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
                 self._last_error = exc
                 metrics.FAILURES.labels(self.name).inc()
                 retriable = isinstance(exc, ConsumerError) and exc.retriable
