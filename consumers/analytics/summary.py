@@ -406,7 +406,7 @@ class SessionAccumulator:
         status: SummaryStatus
         if fold.ended:
             status = "ended"
-            end = fold.ended_at if fold.ended_at is not None else fold.closed_at
+            end = fold.closed_at if fold.closed_at is not None else fold.ended_at
             assert end is not None
         elif now is not None and idle_timeout_s is not None and self.is_idle(now, idle_timeout_s):
             status, end = "idle_timeout", last

@@ -23,6 +23,8 @@ class ConsumerContext:
     settings: Settings
     publish: Publish
     """Send a record and wait until Kafka has it (acks=all): (topic, key, value, headers)."""
+    caught_up: Callable[[], bool]
+    """Whether the last fetch drained what was there (no backlog being replayed)."""
 
 
 class EventConsumer(ABC):

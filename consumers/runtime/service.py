@@ -65,6 +65,8 @@ class ConsumerService:
             HealthServer(settings.consumer.health_port) if settings.consumer.health_port is not None else None
         )
         self.assigned: set[TopicPartition] = set()
+        self._last_batch_full = True
+        self._last_batch_at = 0.0
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
@@ -72,7 +74,7 @@ class ConsumerService:
         kafka = self.settings.kafka
         self._producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
         await self._producer.start()
-        await self.consumer.start(ConsumerContext(self.name, self.settings, self._publish))
+        await self.consumer.start(ConsumerContext(self.name, self.settings, self._publish, self.caught_up))
         c = self.settings.consumer
         broker = KafkaBroker(
             kafka.bootstrap_servers,
@@ -126,11 +128,18 @@ class ConsumerService:
             logger.info("consumer %s stopping", self.name)
             await self.stop()
 
+    def caught_up(self) -> bool:
+        """The last batch was smaller than a full one, or none came for a second."""
+        if not self.ready.is_set():
+            return False
+        return not self._last_batch_full or time.monotonic() - self._last_batch_at > 1.0
+
     # --- one batch ------------------------------------------------------------------------------
 
     async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
         raw: Sequence[RawRecord] = msg.raw_message
         started = time.perf_counter()
+        self._last_batch_full = len(raw) >= self.settings.consumer.max_batch
         good: list[Incoming] = []
         for record in raw:
             try:
@@ -142,6 +151,7 @@ class ConsumerService:
         metrics.RECORDS_PROCESSED.labels(self.name).inc(len(raw))
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         await self._commit(msg, raw)
+        self._last_batch_at = time.monotonic()
 
     async def _handle(self, good: list[Incoming], raw: Sequence[RawRecord]) -> None:
         if not good:
