@@ -103,6 +103,7 @@ def run() -> list[BenchRow]:
             baseline=median_of(RUNS, _per_event_us(encode_sdk, n)),
             unit="us/event",
             baseline_name="SDK model_dump_json",
+            target="<= 1.5x",
         ),
         BenchRow(
             name="decode + validate record (mix)",
@@ -110,10 +111,14 @@ def run() -> list[BenchRow]:
             baseline=median_of(RUNS, _per_event_us(decode_bare, n)),
             unit="us/event",
             baseline_name="bare orjson.loads",
+            target="<= 3x",
         ),
     ]
 
 
 if __name__ == "__main__":
     for row in run():
-        print(f"{row.name}: {row.ours:.2f} vs {row.baseline:.2f} {row.unit} ({row.ratio:.2f}x)")
+        print(
+            f"{row.name}: {row.ours:.2f} vs {row.baseline:.2f} {row.unit} "
+            f"({row.ratio:.2f}x, target {row.target})"
+        )

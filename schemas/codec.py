@@ -12,7 +12,7 @@ import time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -179,8 +179,7 @@ def _record_slow(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Fragments:
+class _Fragments(NamedTuple):
     """The constant bytes of one (event type, session) pair's records.
 
     The value is ``HEAD id MIDDLE time TAIL seq DATA_KEY data }``: exactly what
@@ -262,6 +261,7 @@ def _fragments(type_name: str, ctx: SessionContext) -> _Fragments | None:
     return frags
 
 
+_orjson_dumps = orjson.dumps
 _new_record = object.__new__
 _SLOTS = EncodedRecord.__dict__
 _set_family = _SLOTS["family"].__set__
@@ -281,9 +281,9 @@ def _record(
 ) -> EncodedRecord:
     """Encode a session-scoped event: envelope bytes from cached fragments, data dumped once."""
     frags = _FRAGMENTS.get((type_name, id(ctx)))
-    if frags is None or frags.ctx is not ctx:
+    if frags is None or frags[0] is not ctx:
         frags = _fragments(type_name, ctx)
-    if frags is None or type(seq) is not int or not _INT64_MIN <= seq <= _UINT64_MAX:
+    if frags is None or type(seq) is not int or seq > _UINT64_MAX or seq < _INT64_MIN:
         return _record_slow(
             type_name,
             data,
@@ -293,41 +293,26 @@ def _record(
             seq=seq,
             ctx=ctx,
         )
+    _, family, type_name, middle, tail, key, h_spec, h_type, h_source, h_ctype, h_version = frags
     event_id = uuid7_bytes()
     second, micro = divmod(round(event_time * 1_000_000), 1_000_000)
     cached = _second_cache
     if second != cached[0]:
         cached = _time_parts(event_time)[0]
     time_bytes = b"%s.%06dZ" % (cached[2], micro)
-    value = b"".join(
-        [
-            _HEAD,
-            event_id,
-            frags.middle,
-            time_bytes,
-            frags.tail,
-            b"%d" % seq,
-            _DATA_KEY,
-            _dumps(data, type_name),
-            b"}",
-        ]
-    )
+    try:
+        data_bytes = _orjson_dumps(data, default=_json_default)
+    except orjson.JSONEncodeError:
+        data_bytes = _dumps(data, type_name)
+    value = b"".join([_HEAD, event_id, middle, time_bytes, tail, b"%d" % seq, _DATA_KEY, data_bytes, b"}"])
     record: EncodedRecord = _new_record(EncodedRecord)
-    _set_family(record, frags.family)
-    _set_type(record, frags.type_name)
-    _set_key(record, frags.key)
+    _set_family(record, family)
+    _set_type(record, type_name)
+    _set_key(record, key)
     _set_value(record, value)
     _set_headers(
         record,
-        [
-            frags.specversion_header,
-            (HEADER_ID, event_id),
-            frags.type_header,
-            frags.source_header,
-            (HEADER_TIME, time_bytes),
-            frags.content_type_header,
-            frags.version_header,
-        ],
+        [h_spec, (HEADER_ID, event_id), h_type, h_source, (HEADER_TIME, time_bytes), h_ctype, h_version],
     )
     _set_time(record, event_time)
     return record
@@ -479,9 +464,9 @@ def decode(
     ``DecodeError`` whose ``reason`` and message say what is wrong and where.
     """
     if headers:
-        event = decode_fast(value, headers, registry)
-        if event is not None:
-            return event
+        fast = decode_fast(value, headers, registry)
+        if fast is not None:
+            return fast
     try:
         body = orjson.loads(value)
     except (orjson.JSONDecodeError, TypeError) as exc:
@@ -508,7 +493,7 @@ def decode(
     idx, vspec = registry.resolve(spec, version)
     body["schema_version"] = str(vspec.version)
     try:
-        event = vspec.event_class.__pydantic_validator__.validate_python(body)
+        event: Event = vspec.event_class.__pydantic_validator__.validate_python(body)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
     if idx == len(spec.versions) - 1:

@@ -16,6 +16,8 @@ make it reject what pydantic's JSON parser accepts but ``orjson.loads`` does not
   for orjson);
 * integers must fit 64 bits (orjson reads bigger ones as floats);
 * free-form values (``Any``) are checked for both;
+* unknown fields are refused instead of ignored (they are not validated, so they could
+  hold such numbers): records of a newer minor version take the reference path;
 * the envelope ``time`` must be the canonical ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` text, so
   that comparing the parsed instant with the ``ce_time`` header is exactly the
   reference check (same text, or same instant read by ``datetime.fromisoformat``).
@@ -79,6 +81,8 @@ def _tighten(node: Any) -> Any:
         return node
     out = {key: _tighten(value) for key, value in node.items()}
     kind = out.get("type")
+    if not isinstance(kind, str):  # a "type" field in a fields mapping, not a schema node
+        return out
     if kind == "float":
         out["allow_inf_nan"] = False
     elif kind == "int":
@@ -86,6 +90,10 @@ def _tighten(node: Any) -> Any:
         out["le"] = min(out.get("le", _UINT64_MAX), _UINT64_MAX)
     elif kind == "any":
         return core_schema.no_info_after_validator_function(_json_safe, out)
+    elif kind in {"model-fields", "typed-dict"}:
+        out["extra_behavior"] = "forbid"
+    elif kind == "model":
+        out["config"] = {**out.get("config", {}), "extra_fields_behavior": "forbid"}
     return out
 
 
@@ -132,12 +140,12 @@ def _schema_validator(schema: Any, config: Any) -> SchemaValidator:
     classes = [cls for cls in _model_classes(schema, set()) if cls.__dict__.get("__pydantic_complete__")]
     with _build_lock:
         for cls in classes:
-            cls.__pydantic_complete__ = False
+            setattr(cls, "__pydantic_complete__", False)  # noqa: B010
         try:
             return SchemaValidator(schema, config)
         finally:
             for cls in classes:
-                cls.__pydantic_complete__ = True
+                setattr(cls, "__pydantic_complete__", True)  # noqa: B010
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +171,8 @@ def fast_decoder(event_class: type[Event]) -> FastDecoder:
 
 def _decoder_for(registry: Registry, type_raw: Any, version_raw: Any) -> FastDecoder | None:
     """The fast decoder for these header values, built once per registered type."""
-    cache = registry.fast_decoders
-    key = (type_raw, version_raw)
-    decoder: FastDecoder | None = cache.get(key)
-    if decoder is not None or type(type_raw) is not bytes or type(version_raw) is not bytes:
-        return decoder
+    if type(type_raw) is not bytes or type(version_raw) is not bytes:
+        return None
     try:
         type_name = type_raw.decode("utf-8")
         version = version_raw.decode("utf-8")
@@ -177,7 +182,7 @@ def _decoder_for(registry: Registry, type_raw: Any, version_raw: Any) -> FastDec
     if spec is None or str(spec.current.version) != version:
         return None
     decoder = fast_decoder(spec.current.event_class)
-    cache[key] = decoder
+    registry.fast_decoders[(type_raw, version_raw)] = decoder
     return decoder
 
 
@@ -208,10 +213,16 @@ def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Regi
         return None  # an iterator would be consumed here and not seen by the reference path
     try:
         try:
-            (n0, spec_raw), (n1, id_raw), (n2, type_raw), (n3, source_raw), (n4, time_raw), (
-                n5,
-                ctype_raw,
-            ), (n6, version_raw) = headers
+            pairs: Any = headers
+            (
+                (n0, spec_raw),
+                (n1, id_raw),
+                (n2, type_raw),
+                (n3, source_raw),
+                (n4, time_raw),
+                (n5, ctype_raw),
+                (n6, version_raw),
+            ) = pairs
             if (n0, n1, n2, n3, n4, n5, n6) != _ORDER:
                 raise ValueError
         except ValueError:
@@ -220,10 +231,13 @@ def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Regi
                 return None
             spec_raw, id_raw, type_raw, source_raw, time_raw, ctype_raw, version_raw = values
         decoder = registry.fast_decoders.get((type_raw, version_raw))
+    except (TypeError, ValueError):
+        return None
+    if decoder is None:
+        decoder = _decoder_for(registry, type_raw, version_raw)
         if decoder is None:
-            decoder = _decoder_for(registry, type_raw, version_raw)
-            if decoder is None:
-                return None
+            return None
+    try:
         event: Event = decoder.validator.validate_json(value)
         fields = event.__dict__
         time_text = fields["time"]

@@ -18,7 +18,7 @@ from pydantic import Field, create_model
 
 from schemas.envelope import SPEC_VERSION, Event, TopicFamily
 from schemas.exceptions import DecodeError, DecodeReason, RegistryError, UnsupportedEvent
-from schemas.payloads import agent_v1, commands_v1, lifecycle_v1, room_v1
+from schemas.payloads import agent_v1, analytics_v1, commands_v1, lifecycle_v1, room_v1
 from schemas.payloads.base import Payload
 
 Upcaster = Callable[[Payload], Payload]
@@ -197,6 +197,7 @@ def _build_default() -> Registry:
         (TopicFamily.SESSION, lifecycle_v1.EVENTS),
         (TopicFamily.COMMANDS, commands_v1.COMMANDS),
         (TopicFamily.SESSION, commands_v1.OUTCOMES),
+        (TopicFamily.ANALYTICS, analytics_v1.EVENTS),
     ]
     for family, events in families:
         for type_name, model in events.items():

@@ -232,11 +232,23 @@ class MemoryRecordSource:
         return resolve_offset(position, partition=tp[1], first=first, end=end, at_time=at_time, role=role)
 
     async def batches(self, stop: asyncio.Event) -> AsyncIterator[Sequence[SourceRecord]]:
+        bounded = all(r.stop is not None for r in self._ranges)
+        ends = {tp: (rs[-1].offset + 1 if rs else 0) for tp, rs in self.partitions.items()}
         merger = TimestampMerger(
-            {(r.topic, r.partition): (r.start, r.stop) for r in self._ranges}, bounded=True
+            {
+                (r.topic, r.partition): (r.start, r.stop if bounded else ends[r.topic, r.partition])
+                for r in self._ranges
+            },
+            bounded=bounded,
         )
         cursors = {(r.topic, r.partition): r.start for r in self._ranges}
         while not merger.finished and not stop.is_set():
+            if not bounded and all(cursors[tp] >= ends[tp] for tp in cursors):
+                ready = merger.pop_ready()
+                if ready:
+                    yield ready
+                await stop.wait()
+                return
             for tp, cursor in cursors.items():
                 chunk = [
                     r for r in self.partitions.get(tp, []) if cursor <= r.offset < cursor + self.batch_size

@@ -35,7 +35,9 @@ async def send_commands(kafka: KafkaSettings, topic: str, commands: list[Command
 
 def command(kind: type[CommandV1], session_id: str, ttl: float = 30, **fields: Any) -> CommandV1:
     now = time.time()
-    return kind(command_id=str(uuid.uuid4()), session_id=session_id, issued_at=now, expires_at=now + ttl, **fields)
+    return kind(
+        command_id=str(uuid.uuid4()), session_id=session_id, issued_at=now, expires_at=now + ttl, **fields
+    )
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
@@ -68,7 +70,9 @@ async def test_commands_run_on_their_session_once(
             await wait_for(lambda: len(sim.llm.calls) >= 1 and bool(sim.tts.texts))
             await sim.wait_for_agent_idle()
             assert "Ask whether the user is still there." in sim.llm.calls[-1].texts("system", "developer")
-            assert all("too late" not in text for call in sim.llm.calls for text in call.texts("system", "developer"))
+            assert all(
+                "too late" not in text for call in sim.llm.calls for text in call.texts("system", "developer")
+            )
             close = command(CloseSessionV1, "cmd-1", reason="inactive", drain=False)
             await send_commands(kafka, commands_topic, [close])
             await wait_for(lambda: bool(log.of("close")))

@@ -86,7 +86,7 @@ def prompts_seen(sim: SimulatedSession) -> int:
 
 async def outcomes(settings: Settings, session_id: str) -> list[tuple[str, str, str | None]]:
     records = await read_topics(settings.kafka, [settings.topics.name(settings.topics.session_events)])
-    found = []
+    found: list[tuple[str, str, str | None]] = []
     for r in records:
         event = decode(r.value, r.headers)
         if event.session_id == session_id and isinstance(event.data, CommandExecutedV1 | CommandRejectedV1):
