@@ -91,6 +91,7 @@ class ConsumerService:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=c.fetch_max_wait_ms,
+            batch_timeout_ms=c.fetch_max_wait_ms,
             session_timeout_ms=c.session_timeout_ms,
             heartbeat_interval_ms=max(100, c.session_timeout_ms // 3),
             listener=_Rebalance(self),

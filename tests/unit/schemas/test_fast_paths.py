@@ -1,0 +1,285 @@
+"""The fast encode and decode paths give exactly what the reference paths give.
+
+Encode: the value is the bytes ``orjson.dumps`` writes for the envelope dict, whatever
+the context holds. Decode: with headers (fast path) and without them (the reference
+path, which reads the value with ``orjson.loads``), a record decodes to an equal event
+or fails with the same reason and path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import (
+    REGISTRY,
+    DecodeError,
+    EncodedRecord,
+    Event,
+    SessionContext,
+    decode,
+    encode_event,
+    encode_session_event,
+)
+from schemas.fast_decode import decode_fast
+from tests.unit.schemas import sdk_samples
+
+CTX = SessionContext(
+    session_id="sess_1",
+    agent_name="agent",
+    source="worker-1",
+    job_id="AJ_1",
+    room_name="room",
+    room_sid="RM_1",
+    participant_identity="user",
+)
+TRANSCRIBED = "livekit.agent.user_input_transcribed"
+OVERLAP = "livekit.agent.overlapping_speech"
+
+
+def _expected_value(record: EncodedRecord, ctx: SessionContext, seq: int, data: Any) -> bytes:
+    headers = dict(record.headers)
+    body = {
+        "specversion": "1.0",
+        "id": headers["ce_id"].decode(),
+        "type": record.type,
+        "source": ctx.source,
+        "time": headers["ce_time"].decode(),
+        "schema_version": headers["ce_schemaversion"].decode(),
+        "session_id": ctx.session_id,
+        "agent_name": ctx.agent_name,
+        "job_id": ctx.job_id,
+        "room_name": ctx.room_name,
+        "room_sid": ctx.room_sid,
+        "participant_identity": ctx.participant_identity,
+        "seq": seq,
+        "data": data,
+    }
+    return orjson.dumps(body)
+
+
+opt_text = st.none() | st.text(max_size=12)
+contexts = st.builds(
+    SessionContext,
+    session_id=st.text(min_size=1, max_size=12),
+    agent_name=st.text(max_size=12),
+    source=st.text(min_size=1, max_size=12),
+    job_id=opt_text,
+    room_name=opt_text,
+    room_sid=opt_text,
+    participant_identity=opt_text,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ctx=contexts, seq=st.integers(min_value=1, max_value=2**64 - 1), resumed=st.booleans())
+def test_encoded_value_is_the_envelope_dict_dumped(ctx: SessionContext, seq: int, resumed: bool) -> None:
+    data = {"resumed": resumed}
+    record = encode_event("livekit.agent.agent_false_interruption", data, ctx, seq, 1.5)
+    assert record.value == _expected_value(record, ctx, seq, data)
+    assert record.key == ctx.session_id.encode()
+    assert [name for name, _ in record.headers] == [
+        "ce_specversion",
+        "ce_id",
+        "ce_type",
+        "ce_source",
+        "ce_time",
+        "content-type",
+        "ce_schemaversion",
+    ]
+
+
+@pytest.mark.parametrize("seq", [True, 2**64, -(2**63) - 1])
+def test_seq_orjson_would_not_write_as_int_takes_the_reference_path(seq: int) -> None:
+    record = encode_event("livekit.agent.agent_false_interruption", {"resumed": True}, CTX, seq, 1.5)
+    body = orjson.loads(record.value)
+    assert body["seq"] == (True if seq is True else str(seq))
+
+
+def test_every_sample_encodes_to_the_reference_bytes() -> None:
+    for ev in sdk_samples.agent_events():
+        record = encode_session_event(ev, CTX, 3)
+        data = orjson.loads(record.value)["data"]
+        assert record.value == _expected_value(record, CTX, 3, data)
+
+
+def _outcome(value: bytes, headers: list[tuple[str, Any]] | None) -> Event | tuple[str, str | None]:
+    try:
+        return decode(value, headers)
+    except DecodeError as exc:
+        return (exc.reason.value, exc.path)
+
+
+def _same_both_ways(value: bytes, headers: list[tuple[str, Any]]) -> None:
+    """With headers (fast path) as without them (reference), unless a header disagrees."""
+    fast = _outcome(value, headers)
+    reference = _outcome(value, None)
+    if isinstance(fast, Event):
+        assert fast == reference or repr(fast) == repr(reference)  # NaN != NaN
+        assert type(fast) is type(reference)
+        assert type(fast.time.tzinfo) is type(reference.time.tzinfo)  # type: ignore[union-attr]
+    else:
+        assert fast == reference or fast[0] in {"header_mismatch", "invalid_header"}
+
+
+def _record_with(type_name: str, data: dict[str, Any]) -> EncodedRecord:
+    return encode_event(type_name, data, CTX, 1, 1_700_000_000.25)
+
+
+def _raw_body(record: EncodedRecord, data_json: bytes) -> bytes:
+    value = record.value
+    return value[: value.index(b'"data":') + 7] + data_json + b"}"
+
+
+@pytest.mark.parametrize(
+    "data_json",
+    [
+        b'{"detected_at": NaN}',
+        b'{"detected_at": Infinity}',
+        b'{"detected_at": -Infinity}',
+        b'{"detected_at": 1e400}',
+        b'{"detected_at": 1.0, "num_requests": 18446744073709551616}',
+        b'{"detected_at": 1.0, "num_requests": 9007199254740993}',
+        b'{"detected_at": 1.0, "num_requests": 18446744073709551615}',
+        b'{"detected_at": 1.0, "num_requests": -9223372036854775809}',
+        b'{"detected_at": 123456789012345678901234567890}',
+        b'{"detected_at": "NaN"}',
+        b'{"detected_at": 1.0, "detected_at": 2.0}',
+        b'{"detected_at": 1.0, "extra_field": NaN}',
+    ],
+)
+def test_numbers_orjson_reads_otherwise_decode_as_the_reference(data_json: bytes) -> None:
+    record = _record_with(OVERLAP, {"detected_at": 1.0})
+    _same_both_ways(_raw_body(record, data_json), record.headers)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"{}",
+        b'{"a": NaN}',
+        b'{"a": [1, {"b": Infinity}]}',
+        b'{"a": 18446744073709551616}',
+        b'{"a": 1e999}',
+        b'{"a": [1.5, -2, "x", null, true, {"c": []}]}',
+    ],
+)
+def test_free_form_values_decode_as_the_reference(extra: bytes) -> None:
+    ev = next(e for e in sdk_samples.agent_events() if type(e).__name__ == "ConversationItemAddedEvent")
+    record = encode_session_event(ev, CTX, 1)
+    body = orjson.loads(record.value)
+    body["data"]["item"]["extra"] = "@@EXTRA@@"
+    value = orjson.dumps(body).replace(b'"@@EXTRA@@"', extra)
+    _same_both_ways(value, record.headers)
+
+
+GOOD = _record_with(TRANSCRIBED, {"transcript": "hi", "is_final": True})
+
+
+def _headers(**changes: Any) -> list[tuple[str, Any]]:
+    return [(k, changes.get(k, v)) for k, v in GOOD.headers]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        GOOD.headers,
+        list(reversed(GOOD.headers)),
+        tuple(GOOD.headers),
+        [*GOOD.headers, ("traceparent", b"00-abc")],
+        [*GOOD.headers, ("ce_id", b"other")],
+        [*GOOD.headers, ("ce_id", dict(GOOD.headers)["ce_id"])],
+        [(k, v) for k, v in GOOD.headers if k != "ce_time"],
+        [(k, v) for k, v in GOOD.headers if k != "ce_type"],
+        [(k, v) for k, v in GOOD.headers if k not in {"ce_id", "ce_source", "content-type"}],
+        _headers(ce_id=bytearray(dict(GOOD.headers)["ce_id"])),
+        _headers(ce_id=None),
+        _headers(ce_id="text"),
+        _headers(ce_type=bytearray(b"livekit.agent.user_input_transcribed")),
+        _headers(ce_type=b"livekit.agent.close"),
+        _headers(ce_type=b"\xff"),
+        _headers(ce_schemaversion=b"1.1"),
+        _headers(ce_specversion=b"0.3"),
+        _headers(ce_source=b"other"),
+        _headers(ce_time=dict(GOOD.headers)["ce_time"].replace(b"Z", b"+00:00")),
+        _headers(ce_time=dict(GOOD.headers)["ce_time"].replace(b"Z", b"+01:00")),
+        _headers(ce_time=b"\xff"),
+        _headers(**{"content-type": b"application/json; charset=utf-8"}),
+        _headers(**{"content-type": b"text/plain"}),
+    ],
+)
+def test_headers_are_checked_as_the_reference_does(headers: list[tuple[str, Any]]) -> None:
+    expected: Any
+    try:
+        body = orjson.loads(GOOD.value)
+        from schemas.codec import _check_headers
+
+        _check_headers(headers, body)
+        expected = decode(GOOD.value, None)
+    except DecodeError as exc:
+        expected = (exc.reason.value, exc.path)
+    assert _outcome(GOOD.value, headers) == expected
+
+
+def test_iterator_headers_are_checked_once() -> None:
+    bad = _headers(ce_source=b"other")
+    with pytest.raises(DecodeError) as info:
+        decode(GOOD.value, iter(bad))  # type: ignore[arg-type]
+    assert info.value.path == "source"
+
+
+@pytest.mark.parametrize(
+    "time_json",
+    [b'"2023-11-14T22:13:20.250000+00:00"', b"1700000000.25", b'"2023-11-14T22:13:20.25Z"', b'"x"'],
+)
+def test_time_written_otherwise_decodes_as_the_reference(time_json: bytes) -> None:
+    body = orjson.loads(GOOD.value)
+    body["time"] = "@@T@@"
+    value = orjson.dumps(body).replace(b'"@@T@@"', time_json)
+    _same_both_ways(value, GOOD.headers)
+    headers = [(k, v) for k, v in GOOD.headers if k != "ce_time"]
+    _same_both_ways(value, headers)
+
+
+def test_fast_path_takes_the_common_record() -> None:
+    event = decode_fast(GOOD.value, GOOD.headers, REGISTRY)
+    assert event is not None
+    assert event == decode(GOOD.value, None)
+    assert event.model_fields_set == decode(GOOD.value, None).model_fields_set
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mutation=st.sampled_from(
+        [
+            b"1",
+            b"-1",
+            b"1.5",
+            b"1e400",
+            b"NaN",
+            b"null",
+            b'""',
+            b'"x"',
+            b"[]",
+            b"{}",
+            b"true",
+            b"99999999999999999999",
+        ]
+    ),
+    index=st.integers(min_value=0, max_value=40),
+)
+def test_mutated_values_decode_as_the_reference(mutation: bytes, index: int) -> None:
+    body = orjson.loads(_record_with(OVERLAP, {"detected_at": 1.0, "num_requests": 2}).value)
+    paths = [(k,) for k in body if k != "data"] + [("data", k) for k in body["data"]]
+    path = paths[index % len(paths)]
+    target = body
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = "@@M@@"
+    value = orjson.dumps(body).replace(b'"@@M@@"', mutation)
+    record = _record_with(OVERLAP, {"detected_at": 1.0})
+    _same_both_ways(value, record.headers)
