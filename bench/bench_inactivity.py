@@ -144,20 +144,24 @@ async def _episodes(publisher: Any, index: int, latencies: list[float]) -> None:
         for _ in range(EPISODES_PER_SESSION):
             await _wait(lambda: _last_state(log) == "away")
             away_at = log.of("user_state_changed")[-1].created_at
-            await _wait(
-                lambda: any(
-                    s.source == "generate_reply" and s.created_at >= away_at for s in log.of("speech_created")
-                )
-            )
-            prompt = next(
-                s
-                for s in log.of("speech_created")
-                if s.source == "generate_reply" and s.created_at >= away_at
-            )
+            prompt = await _prompt_after(log, away_at)
             latencies.append(prompt.created_at - away_at)
             await sim.wait_for_agent_idle()
             await _come_back(sim)
         await sim.close()
+
+
+async def _prompt_after(log: EventLog, away_at: float) -> Any:
+    """The first reply the agent generated (the prompt) after `away_at`."""
+
+    def found() -> Any:
+        return next(
+            (s for s in log.of("speech_created") if s.source == "generate_reply" and s.created_at >= away_at),
+            None,
+        )
+
+    await _wait(lambda: found() is not None)
+    return found()
 
 
 def _last_state(log: EventLog) -> str | None:

@@ -11,7 +11,14 @@ from consumers.analytics.exceptions import (
     StoreLockedError,
     StoreNotFoundError,
 )
-from consumers.analytics.report import ReportFormat, agent_rows, parse_time, plot_report, render_report
+from consumers.analytics.report import (
+    ReportFormat,
+    agent_rows,
+    parse_time,
+    plot_report,
+    render_report,
+    report_tables,
+)
 from consumers.analytics.rollups import RollupRow, Rollups, RollupWindow, window_start_of
 from consumers.analytics.stats import LatencyStats, percentile
 from consumers.analytics.store import DEFAULT_DB_PATH, AnalyticsStore, DuckDBStore
@@ -40,5 +47,6 @@ __all__ = [
     "percentile",
     "plot_report",
     "render_report",
+    "report_tables",
     "window_start_of",
 ]

@@ -10,7 +10,14 @@ import typer
 from rich.console import Console
 
 from consumers.analytics.exceptions import AnalyticsError
-from consumers.analytics.report import ReportFormat, agent_rows, parse_time, plot_report, render_report
+from consumers.analytics.report import (
+    ReportFormat,
+    agent_rows,
+    parse_time,
+    plot_report,
+    render_report,
+    report_tables,
+)
 from consumers.analytics.store import DEFAULT_DB_PATH, DuckDBStore
 
 analytics_app = typer.Typer(
@@ -18,6 +25,7 @@ analytics_app = typer.Typer(
     no_args_is_help=True,
 )
 
+_out = Console()
 _err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The analytics DuckDB file.")]
@@ -55,7 +63,11 @@ def report_command(
             rows = agent_rows(store.sessions(start, end, agent))
     except AnalyticsError as exc:
         raise _fail(exc) from None
-    typer.echo(render_report(rows, fmt), nl=False)
+    if fmt is ReportFormat.TABLE and rows:
+        for table in report_tables(rows):
+            _out.print(table)
+    else:
+        typer.echo(render_report(rows, fmt), nl=False)
 
 
 @analytics_app.command("plot")

@@ -103,25 +103,64 @@ def _fmt(value: Cell) -> str:
     return str(value)
 
 
-def _tables(rows: Sequence[ReportRow]) -> list[Table]:
-    overview = Table(title="Sessions per agent")
-    columns = [k for k in rows[0] if not any(k.startswith(f"{kind}_") for kind in LATENCY_KINDS)]
+_SESSION_COLUMNS = ("sessions", "ended", "idle_timeout", "open", "duration_p50", "duration_max", "closes")
+_TURN_COLUMNS = (
+    "user_turns",
+    "agent_replies",
+    "interruptions",
+    "false_interruptions",
+    "away_episodes",
+    "prompts",
+    "prompts_user_returned",
+    "prompts_session_closed",
+    "tool_calls",
+    "tool_errors",
+    "errors",
+)
+
+
+_LABELS = {
+    "idle_timeout": "idle",
+    "duration_p50": "dur p50 s",
+    "duration_max": "dur max s",
+    "user_turns": "turns",
+    "agent_replies": "replies",
+    "interruptions": "interrupted",
+    "false_interruptions": "false int",
+    "away_episodes": "away",
+    "prompts_user_returned": "returned",
+    "prompts_session_closed": "closed",
+    "tool_calls": "tools",
+    "tool_errors": "tool err",
+}
+
+
+def _table(title: str, rows: Sequence[ReportRow], columns: Sequence[str]) -> Table:
+    table = Table(title=title)
+    table.add_column("agent")
     for name in columns:
-        overview.add_column(
-            name.replace("_", " "), justify="left" if name in {"agent", "closes"} else "right"
-        )
+        table.add_column(_LABELS.get(name, name), justify="left" if name == "closes" else "right")
     for row in rows:
-        overview.add_row(*(_fmt(row[c]) for c in columns))
+        table.add_row(_fmt(row["agent"]), *(_fmt(row[c]) for c in columns))
+    return table
+
+
+def report_tables(rows: Sequence[ReportRow]) -> list[Table]:
+    """The report as rich tables: sessions, turns and prompts, latency percentiles."""
     latency = Table(title="Latency (seconds)")
     for name in ("agent", "latency", *_STATS):
         latency.add_column(name, justify="left" if name in {"agent", "latency"} else "right")
     for row in rows:
         for kind in LATENCY_KINDS:
             latency.add_row(_fmt(row["agent"]), kind, *(_fmt(row[f"{kind}_{s}"]) for s in _STATS))
-    return [overview, latency]
+    return [
+        _table("Sessions per agent", rows, _SESSION_COLUMNS),
+        _table("Turns, prompts (returned / closed), tools and errors", rows, _TURN_COLUMNS),
+        latency,
+    ]
 
 
-def render_report(rows: Sequence[ReportRow], fmt: ReportFormat, *, width: int = 200) -> str:
+def render_report(rows: Sequence[ReportRow], fmt: ReportFormat, *, width: int = 120) -> str:
     """The report text: rich tables, a JSON array of rows, or CSV with a header line."""
     if fmt is ReportFormat.JSON:
         return orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -135,7 +174,7 @@ def render_report(rows: Sequence[ReportRow], fmt: ReportFormat, *, width: int = 
     if not rows:
         return "no sessions in this range\n"
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
-    for table in _tables(rows):
+    for table in report_tables(rows):
         console.print(table)
     out = console.file
     assert isinstance(out, io.StringIO)

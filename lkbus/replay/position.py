@@ -143,6 +143,12 @@ def _partition_offsets(value: str, text: str, option: str) -> PartitionOffsets:
         match = _PARTITION_OFFSET.fullmatch(part.strip())
         if match is None:
             raise _fail(text, option, f"{part.strip()!r} is not partition:offset")
+        if any(len(n) > 1 and n.startswith("0") for n in match.groups()):
+            raise _fail(
+                text,
+                option,
+                "a clock time needs a date, 2024-05-01T12:00; partition:offset has no leading zeros",
+            )
         partition, offset = int(match.group(1)), _offset(match.group(2), text, option)
         if partition in pairs:
             raise _fail(text, option, f"partition {partition} is named twice")

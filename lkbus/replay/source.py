@@ -11,7 +11,7 @@ The offset arithmetic (`select_partitions`, `resolve_offset`) is pure and unit-t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -69,8 +69,8 @@ class ReadRequest:
     """What to read: topics, from where, to where; `stop=None` follows new records forever."""
 
     topics: tuple[str, ...]
-    start: Position = Beginning()
-    stop: Position | None = End()
+    start: Position = field(default_factory=Beginning)
+    stop: Position | None = field(default_factory=End)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ class RecordSource(Protocol):
 
     async def open(self, request: ReadRequest) -> ReadPlan: ...
 
-    def batches(self, stop: asyncio.Event) -> AsyncIterator[Sequence[SourceRecord]]: ...
+    def batches(self, stop: asyncio.Event) -> AsyncGenerator[Sequence[SourceRecord], None]: ...
 
 
 TP = tuple[str, int]
@@ -231,7 +231,7 @@ class MemoryRecordSource:
             at_time = next((r.offset for r in records if r.timestamp >= threshold), None)
         return resolve_offset(position, partition=tp[1], first=first, end=end, at_time=at_time, role=role)
 
-    async def batches(self, stop: asyncio.Event) -> AsyncIterator[Sequence[SourceRecord]]:
+    async def batches(self, stop: asyncio.Event) -> AsyncGenerator[Sequence[SourceRecord], None]:
         bounded = all(r.stop is not None for r in self._ranges)
         ends = {tp: (rs[-1].offset + 1 if rs else 0) for tp, rs in self.partitions.items()}
         merger = TimestampMerger(
