@@ -55,10 +55,12 @@ def test_every_lkbus_command_exists() -> None:
     cli = get_command(app)
     commands = [s["command"] for s in _services().values() if s.get("command", [""])[0] == "lkbus"]
     assert ["lkbus", "topics", "create"] in commands
+    assert ["lkbus", "consume", "inactivity"] in commands
     for command in commands:
         group: Any = cli
         for word in command[1:]:
-            if word.startswith("-"):
-                break
+            if word.startswith("-") or not hasattr(group, "commands"):
+                break  # options, or the arguments of a command
             assert word in group.commands, f"`{' '.join(command)}`: no command {word!r}"
             group = group.commands[word]
+        assert not hasattr(group, "commands"), f"`{' '.join(command)}` names a group, not a command"
