@@ -10,6 +10,7 @@ from consumers.runtime.errors import UnknownConsumerError
 
 BUILTIN: dict[str, str] = {
     "inactivity": "consumers.inactivity.service:InactivityConsumer",
+    "analytics": "consumers.analytics.service:AnalyticsConsumer",
 }
 
 

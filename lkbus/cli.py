@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consumers.analytics.cli import analytics_app
 from lkbus.broker import LocalBroker
 from lkbus.errors import LkbusError
 from lkbus.settings import Settings, load_settings, redacted_dump
@@ -29,6 +30,7 @@ broker_app = typer.Typer(help="The local Apache Kafka broker (KRaft, no Docker).
 topics_app = typer.Typer(help="The project's topics.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
+app.add_typer(analytics_app, name="analytics")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)

@@ -208,6 +208,20 @@ class InactivitySettings(_Section):
     )
 
 
+class AnalyticsSettings(_Section):
+    """The analytics consumer: per-session summaries and per-minute rollups."""
+
+    db_path: Path = Field(default=Path(".lkbus/analytics.duckdb"), description="The DuckDB file of the store.")
+    idle_timeout_s: float = Field(
+        default=300, gt=0, description="A session with no event for this long is summarised as idle."
+    )
+    end_grace_s: float = Field(
+        default=5, ge=0, description="After a session ended, how long to wait for its stragglers."
+    )
+    window_s: int = Field(default=60, ge=1, le=86_400, description="Rollup window length.")
+    allowed_lateness_s: float = Field(default=30, ge=0, description="Event-time lateness a window accepts.")
+
+
 class Settings(BaseSettings):
     """Every setting of livekit-eventbus. Environment: `LKBUS_<SECTION>__<FIELD>`."""
 
@@ -221,6 +235,7 @@ class Settings(BaseSettings):
     publisher: PublisherSettings = PublisherSettings()
     consumer: ConsumerSettings = ConsumerSettings()
     inactivity: InactivitySettings = InactivitySettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
 
 def load_settings(**overrides: Any) -> Settings:

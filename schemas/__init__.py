@@ -36,8 +36,7 @@ from schemas.ids import uuid7
 from schemas.payloads.base import Payload
 from schemas.payloads.commands_v1 import CloseSessionV1, CommandV1, PromptUserV1, SayV1
 from schemas.registry import REGISTRY, EventSpec, Registry, SchemaVersion, VersionSpec
-from schemas.sdk_mapping.agent import EXCLUDED_AGENT_EVENTS
-from schemas.sdk_mapping.room import EXCLUDED_ROOM_EVENTS
+from schemas.sdk_mapping.exclusions import EXCLUDED_AGENT_EVENTS, EXCLUDED_ROOM_EVENTS
 
 __all__ = [
     "DEFAULT_TOPICS",

@@ -8,6 +8,7 @@ everything with pydantic and raises a single error type, ``DecodeError``.
 from __future__ import annotations
 
 import base64
+import functools
 import time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,7 @@ from schemas.fast_decode import decode_fast
 from schemas.ids import uuid7, uuid7_bytes
 from schemas.payloads.commands_v1 import COMMANDS, CommandV1
 from schemas.registry import REGISTRY, Registry
-from schemas.sdk_mapping.agent import map_agent_event
 from schemas.sdk_mapping.common import TextTransform
-from schemas.sdk_mapping.room import RoomArgs, map_room_event
 
 _SPEC_BYTES = SPEC_VERSION.encode()
 _CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
@@ -318,6 +317,23 @@ def _record(
     return record
 
 
+class _SdkMapping:
+    """The SDK-object mappers, imported on first use: they load livekit, which decoding never needs."""
+
+    def __init__(self) -> None:
+        from schemas.sdk_mapping.agent import map_agent_event
+        from schemas.sdk_mapping.room import RoomArgs, map_room_event
+
+        self.map_agent_event = map_agent_event
+        self.map_room_event = map_room_event
+        self.RoomArgs = RoomArgs
+
+
+@functools.cache
+def _sdk() -> _SdkMapping:
+    return _SdkMapping()
+
+
 def encode_session_event(
     ev: object,
     ctx: SessionContext,
@@ -330,7 +346,7 @@ def encode_session_event(
     ``text_transform`` is applied to transcripts and chat message text; a None result
     drops the text (the field becomes null).
     """
-    type_name, data, created_at = map_agent_event(ev, text_transform)
+    type_name, data, created_at = _sdk().map_agent_event(ev, text_transform)
     return _record(type_name, data, ctx, seq, created_at)
 
 
@@ -350,7 +366,8 @@ def encode_room_event(
     Returns None for events deliberately not published (``EXCLUDED_ROOM_EVENTS``).
     Pass ``room`` so ``room_updated`` / ``moved`` carry the room's new state.
     """
-    mapped = map_room_event(name, args, RoomArgs(include_data_bytes, text_transform, room))
+    sdk = _sdk()
+    mapped = sdk.map_room_event(name, args, sdk.RoomArgs(include_data_bytes, text_transform, room))
     if mapped is None:
         return None
     type_name, data = mapped

@@ -15,7 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import orjson
-from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
@@ -30,6 +29,7 @@ ReportRow = dict[str, Cell]
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STATS = ("p50", "p90", "p99", "max")
+_BAR = timedelta(seconds=55)
 
 
 class ReportFormat(StrEnum):
@@ -182,9 +182,11 @@ def render_report(rows: Sequence[ReportRow], fmt: ReportFormat, *, width: int = 
 
 
 def plot_report(summaries: Sequence[SessionSummary], rollups: Sequence[RollupRow], path: Path) -> Path:
-    """Write a PNG: latency distributions (box plots, ms) and sessions per minute over time."""
+    """Write a PNG: latency distributions (box plots, ms) and sessions per minute (UTC) over time."""
     if not summaries and not rollups:
         raise ReportError("nothing to plot: no sessions or rollups in this range")
+    from matplotlib.figure import Figure  # heavy: loaded only to plot
+
     fig = Figure(figsize=(11, 8), layout="constrained")
     top, bottom = fig.subplots(2, 1)
     kinds = [k for k in LATENCY_KINDS if any(getattr(s.latency, k).samples for s in summaries)]
@@ -202,16 +204,17 @@ def plot_report(summaries: Sequence[SessionSummary], rollups: Sequence[RollupRow
             starts[r.window_start] += r.sessions_started
             live[r.window_start] += r.concurrent_sessions
         times = sorted(live)
-        bottom.bar(times, [starts[t] for t in times], width=timedelta(seconds=50), label="started", alpha=0.6)
-        bottom.plot(times, [live[t] for t in times], marker="o", color="black", label="concurrent")
+        bottom.bar(times, [starts[t] for t in times], width=_BAR, align="edge", label="started", alpha=0.6)
+        middles = [t + _BAR / 2 for t in times]
+        bottom.plot(middles, [live[t] for t in times], marker="o", color="black", label="concurrent")
     else:
         per_minute = Counter(window_start_of(s.started_at) for s in summaries)
         times = sorted(per_minute)
-        bottom.bar(times, [per_minute[t] for t in times], width=timedelta(seconds=50), label="started")
+        bottom.bar(times, [per_minute[t] for t in times], width=_BAR, align="edge", label="started")
     bottom.set_title("Sessions per minute")
     bottom.set_ylabel("sessions")
     bottom.legend(loc="upper left")
-    fig.autofmt_xdate()
+    bottom.tick_params(axis="x", labelrotation=30)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png", dpi=100)

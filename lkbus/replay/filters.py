@@ -24,22 +24,49 @@ def short_type(type_name: str) -> str:
     return type_name.rpartition(".")[2]
 
 
-@dataclass(frozen=True, slots=True)
+_CACHE_SIZE = 4096
+
+
 class _Glob:
-    """Several globs compiled into one regex, plus the exact values among them."""
+    """Several globs compiled into one regex, with a cache of the answers (values repeat)."""
 
-    regex: re.Pattern[str]
-    exact: frozenset[str] | None
-    """The values when none has a glob character (then a key can be compared as bytes)."""
+    __slots__ = ("_cache", "_match", "exact")
 
-    @classmethod
-    def of(cls, patterns: Sequence[str]) -> _Glob:
-        regex = re.compile("|".join(f"(?:{translate(p)})" for p in patterns))
-        exact = None if any(_GLOB_CHARS & set(p) for p in patterns) else frozenset(patterns)
-        return cls(regex, exact)
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self._match = re.compile("|".join(f"(?:{translate(p)})" for p in patterns)).match
+        self.exact = None if any(_GLOB_CHARS & set(p) for p in patterns) else frozenset(patterns)
+        """The values when none has a glob character (then a key can be compared as bytes)."""
+        self._cache: dict[str, bool] = {}
+
+    def one(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        hit = self._cache.get(value)
+        if hit is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            hit = self._cache[value] = self._match(value) is not None
+        return hit
 
     def any(self, values: Iterable[str | None]) -> bool:
-        return any(v is not None and self.regex.match(v) is not None for v in values)
+        return any(self.one(v) for v in values)
+
+
+class _TypeGlob(_Glob):
+    """Type globs match the full name (`livekit.agent.close`) or its last part (`close`)."""
+
+    __slots__ = ()
+
+    def one(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        hit = self._cache.get(value)
+        if hit is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            hit = self._match(value) is not None or self._match(short_type(value)) is not None
+            self._cache[value] = hit
+        return hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +92,27 @@ class EventFilter:
 class CompiledFilter:
     """An `EventFilter` with its globs compiled, for the per-record hot path."""
 
-    __slots__ = ("_agents", "_participants", "_rooms", "_session_keys", "_sessions", "_types", "empty")
+    __slots__ = (
+        "_agents",
+        "_participants",
+        "_rooms",
+        "_session_keys",
+        "_sessions",
+        "_type_headers",
+        "_types",
+        "empty",
+    )
 
     def __init__(self, spec: EventFilter) -> None:
         self.empty = spec.empty
-        self._sessions = _Glob.of(spec.sessions) if spec.sessions else None
-        self._rooms = _Glob.of(spec.rooms) if spec.rooms else None
-        self._agents = _Glob.of(spec.agents) if spec.agents else None
-        self._types = _Glob.of(spec.types) if spec.types else None
-        self._participants = _Glob.of(spec.participants) if spec.participants else None
+        self._sessions = _Glob(spec.sessions) if spec.sessions else None
+        self._rooms = _Glob(spec.rooms) if spec.rooms else None
+        self._agents = _Glob(spec.agents) if spec.agents else None
+        self._types = _TypeGlob(spec.types) if spec.types else None
+        self._participants = _Glob(spec.participants) if spec.participants else None
         exact = self._sessions.exact if self._sessions else None
         self._session_keys = frozenset(s.encode() for s in exact) if exact is not None else None
+        self._type_headers: dict[bytes, bool] = {}
 
     def prefilter(self, key: bytes | None, headers: Sequence[tuple[str, bytes]]) -> bool:
         """False when the key (session id) or the `ce_type` header already rule the record out.
@@ -87,24 +124,29 @@ class CompiledFilter:
         if self._types is not None:
             for name, value in headers:
                 if name == HEADER_TYPE:
-                    try:
-                        type_name = value.decode()
-                    except UnicodeDecodeError:
-                        return True
-                    return self._types.any((type_name, short_type(type_name)))
+                    hit = self._type_headers.get(value)
+                    if hit is None:
+                        try:
+                            hit = self._types.one(value.decode())
+                        except UnicodeDecodeError:
+                            return True
+                        if len(self._type_headers) >= _CACHE_SIZE:
+                            self._type_headers.clear()
+                        self._type_headers[value] = hit
+                    return hit
         return True
 
     def matches(self, event: Event) -> bool:
         """Whether the decoded event passes every filter."""
         if self.empty:
             return True
-        if self._sessions is not None and not self._sessions.any((event.session_id,)):
+        if self._sessions is not None and not self._sessions.one(event.session_id):
             return False
-        if self._rooms is not None and not self._rooms.any((event.room_name,)):
+        if self._rooms is not None and not self._rooms.one(event.room_name):
             return False
-        if self._agents is not None and not self._agents.any((event.agent_name,)):
+        if self._agents is not None and not self._agents.one(event.agent_name):
             return False
-        if self._types is not None and not self._types.any((event.type, short_type(event.type))):
+        if self._types is not None and not self._types.one(event.type):
             return False
         return self._participants is None or self._participants.any(participants_of(event))
 

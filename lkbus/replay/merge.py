@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 def order_key(record: SourceRecord) -> int:
     """Microseconds since the epoch: the record timestamp refined by its `ce_time` header."""
     ms = record.timestamp
-    for name, value in record.headers:
+    headers = record.headers
+    # The producer writes ce_time fifth; look there first, then everywhere.
+    if len(headers) > 4 and headers[4][0] == HEADER_TIME:
+        headers = (headers[4],)
+    for name, value in headers:
         if name == HEADER_TIME:
             # ...T12:00:00.123456Z: the fraction is at [20:26] in the canonical form.
             if len(value) == 27 and value[19:20] == b"." and value[20:26].isdigit():

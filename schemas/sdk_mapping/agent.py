@@ -28,14 +28,6 @@ from schemas.sdk_mapping.common import TextTransform, class_name, exception_info
 
 AGENT_PREFIX = "livekit.agent."
 
-EXCLUDED_AGENT_EVENTS: dict[str, str] = {
-    "debug_message": (
-        "internal debugger channel (a protobuf Struct of arbitrary trace data, marked "
-        "private in the SDK); not emitted by any code path of livekit-agents 1.8.9"
-    ),
-}
-"""AgentSession event names deliberately not published, with the reason."""
-
 
 def _text(text: str | None, tt: TextTransform | None) -> str | None:
     if text is None or tt is None:

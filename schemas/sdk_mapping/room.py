@@ -11,22 +11,10 @@ from livekit.rtc._proto import e2ee_pb2, participant_pb2, room_pb2, track_pb2
 
 from schemas.exceptions import UnsupportedEvent
 from schemas.sdk_mapping.common import TextTransform, enum_name, enum_names
+from schemas.sdk_mapping.exclusions import EXCLUDED_ROOM_EVENTS
 
 ROOM_PREFIX = "livekit.room."
 
-EXCLUDED_ROOM_EVENTS: dict[str, str] = {
-    "local_track_published": "the agent's own publication, not the conversation's state",
-    "local_track_unpublished": "the agent's own publication, not the conversation's state",
-    "local_track_republished": "the agent's own publication, re-issued after a reconnect",
-    "local_track_subscribed": "the agent's own track being subscribed by others",
-    "e2ee_state_changed": "end-to-end encryption internals, out of scope of the event bus",
-    "participant_encryption_status_changed": "end-to-end encryption internals, out of scope",
-    "connected": "declared by the SDK but never emitted",
-    "token_refreshed": "carries nothing but a new access token, which is a secret",
-    "data_track_published": "raw application data tracks, not part of the session's events",
-    "data_track_unpublished": "raw application data tracks, not part of the session's events",
-}
-"""rtc Room event names deliberately not published, with the reason."""
 
 _DISCONNECT = enum_names(participant_pb2.DisconnectReason.items(), "")
 _KIND = enum_names(participant_pb2.ParticipantKind.items(), "PARTICIPANT_KIND_")

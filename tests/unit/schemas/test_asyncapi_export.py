@@ -28,7 +28,7 @@ def test_asyncapi_document_is_complete_and_resolvable() -> None:
     doc = asyncapi_document()
     assert doc["asyncapi"] == "3.0.0"
     assert set(doc["components"]["messages"]) == set(REGISTRY.types())
-    assert set(doc["channels"]) == {"session", "user_state", "room", "commands"}
+    assert set(doc["channels"]) == {"session", "user_state", "room", "commands", "analytics"}
     assert doc["channels"]["user_state"]["messages"].keys() == {"livekit.agent.user_state_changed"}
     assert doc["operations"]["receive_commands"]["action"] == "receive"
     for ref in _refs(doc):

@@ -1,0 +1,160 @@
+"""The analytics consumer service: folds sessions into summaries and minutes into rollups.
+
+Summaries go to the analytics topic and the store; rollups to the store. Upserts are keyed by
+session and by (agent, window), and offsets are never committed past the first record of a
+session or window that is still open, so a crash, restart or rebalance rebuilds the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiokafka import TopicPartition
+
+from consumers.analytics.rollups import RollupRow, Rollups, agent_of, window_start_of
+from consumers.analytics.store import DuckDBStore
+from consumers.analytics.summary import SessionAccumulator, SessionSummary
+from consumers.runtime import ConsumerContext, EventConsumer, Incoming
+from lkbus.settings import Settings
+from schemas import SessionContext, encode_event
+
+logger = logging.getLogger("lkbus.consumers.analytics")
+
+SUMMARY_TYPE = "lkbus.analytics.session_summary"
+WindowKey = tuple[str, datetime]
+
+
+class AnalyticsConsumer(EventConsumer):
+    """`lkbus consume analytics`."""
+
+    name = "analytics"
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, SessionAccumulator] = {}
+        self.summaries_written = 0
+        self._agent: dict[str, str] = {}
+        self._session_offsets: dict[str, dict[TopicPartition, int]] = {}
+        self._window_offsets: dict[WindowKey, dict[TopicPartition, int]] = {}
+        self._ended_at: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+
+    def subscriptions(self, settings: Settings) -> list[str]:
+        return list(settings.topics.event_topics)
+
+    async def start(self, context: ConsumerContext) -> None:
+        await super().start(context)
+        a = context.settings.analytics
+        self.settings = a
+        self.rollups = Rollups(
+            window_s=a.window_s, allowed_lateness_s=a.allowed_lateness_s, session_idle_s=a.idle_timeout_s
+        )
+        self.analytics_topic = context.settings.topics.name(context.settings.topics.analytics_sessions)
+        a.db_path.parent.mkdir(parents=True, exist_ok=True)
+        DuckDBStore(a.db_path).close()  # creates the schema; writes reopen it briefly, so reports can read
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        async with self._lock:
+            # Rows of windows still open are written as they stand; their offsets stay uncommitted,
+            # so the next instance rebuilds them whole.
+            self._write([], self.rollups.flush())
+
+    async def handle(self, batch: Sequence[Incoming]) -> None:
+        async with self._lock:
+            for record in batch:
+                event = record.event
+                sid = event.session_id
+                accumulator = self.sessions.get(sid)
+                if accumulator is None:
+                    accumulator = self.sessions[sid] = SessionAccumulator(sid)
+                    self._session_offsets[sid] = {}
+                if accumulator.add(event):
+                    self._session_offsets[sid].setdefault(record.tp, record.offset)
+                    self._agent.setdefault(sid, agent_of(event))
+                    if accumulator.ended and sid not in self._ended_at:
+                        self._ended_at[sid] = time.monotonic()
+                    if self.rollups.add(event):
+                        key = (agent_of(event), window_start_of(event.time, self.settings.window_s))
+                        self._window_offsets.setdefault(key, {}).setdefault(record.tp, record.offset)
+            await self._emit_due(time.monotonic(), datetime.now(UTC))
+
+    def commit_offsets(self, processed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        result = dict(processed)
+        for offsets in (*self._session_offsets.values(), *self._window_offsets.values()):
+            for tp, offset in offsets.items():
+                if tp in result:
+                    result[tp] = min(result[tp], offset)
+        return result
+
+    async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        async with self._lock:
+            gone = {tp.partition for tp in partitions}
+            for sid in [s for s, o in self._session_offsets.items() if any(tp.partition in gone for tp in o)]:
+                self._forget(sid)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                async with self._lock:
+                    await self._emit_due(time.monotonic(), datetime.now(UTC))
+            except Exception:
+                logger.exception("analytics: writing summaries failed; retrying next tick")
+
+    async def _emit_due(self, monotonic_now: float, now: datetime) -> None:
+        a = self.settings
+        done: list[SessionSummary] = []
+        for sid, accumulator in list(self.sessions.items()):
+            ended_at = self._ended_at.get(sid)
+            if accumulator.complete or (ended_at is not None and monotonic_now - ended_at >= a.end_grace_s):
+                done.append(accumulator.summary())
+            elif accumulator.is_idle(now, a.idle_timeout_s):
+                done.append(accumulator.summary(now, idle_timeout_s=a.idle_timeout_s))
+        # Wall-clock time closes windows only once the backlog is read: while catching up, a
+        # window's later events may still be in another partition's backlog.
+        watermark = self.rollups.watermark
+        if self.context.caught_up():
+            watermark = max(watermark or now, now)
+        rows = self.rollups.pop_closed(watermark) if watermark is not None else []
+        if not done and not rows:
+            return
+        for summary in done:
+            await self._publish_summary(summary)
+        self._write(done, rows)
+        for summary in done:
+            self._forget(summary.session_id)
+        for row in rows:
+            self._window_offsets.pop((row.agent_name, row.window_start), None)
+
+    async def _publish_summary(self, summary: SessionSummary) -> None:
+        context = SessionContext(
+            session_id=summary.session_id,
+            agent_name=self._agent.get(summary.session_id, "agent"),
+            source=f"lkbus/{self.name}",
+        )
+        record = encode_event(SUMMARY_TYPE, summary.model_dump(mode="json"), context, 1, time.time())
+        await self.context.publish(self.analytics_topic, record.key, record.value, record.headers)
+
+    def _write(self, summaries: list[SessionSummary], rows: list[RollupRow]) -> None:
+        with DuckDBStore(self.settings.db_path) as store:
+            if summaries:
+                store.upsert_sessions(summaries)
+                self.summaries_written += len(summaries)
+            if rows:
+                store.upsert_rollups(rows)
+
+    def _forget(self, sid: str) -> None:
+        self.sessions.pop(sid, None)
+        self._session_offsets.pop(sid, None)
+        self._ended_at.pop(sid, None)
+        self._agent.pop(sid, None)
