@@ -15,7 +15,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -27,7 +27,7 @@ from consumers.runtime.consumer import ConsumerContext, EventConsumer
 from consumers.runtime.deadletter import dead_letter_headers
 from consumers.runtime.errors import ConsumerError
 from consumers.runtime.health import HealthServer
-from consumers.runtime.records import Incoming
+from consumers.runtime.records import Incoming, Undecodable
 from lkbus.kafka import client_options, faststream_security
 from lkbus.settings import Settings
 from schemas import DecodeError, decode
@@ -68,6 +68,8 @@ class ConsumerService:
         self._last_batch_full = True
         self._last_batch_at = 0.0
         self.ready = asyncio.Event()
+        self.wants_raw = getattr(consumer, "wants_raw", False) is True
+        """The consumer takes undecodable records as `Undecodable` instead of their dead letters."""
 
     async def start(self) -> None:
         """Connect, start the consumer, and begin consuming."""
@@ -141,12 +143,15 @@ class ConsumerService:
         raw: Sequence[RawRecord] = msg.raw_message
         started = time.perf_counter()
         self._last_batch_full = len(raw) >= self.settings.consumer.max_batch
-        good: list[Incoming] = []
+        good: list[Incoming | Undecodable] = []
         for record in raw:
             try:
                 good.append(_incoming(record))
             except DecodeError as exc:
-                await self._dead_letter(record, exc, reason=exc.reason.value)
+                if self.wants_raw:
+                    good.append(_undecodable(record, exc))
+                else:
+                    await self._dead_letter(record, exc, reason=exc.reason.value)
         await self._handle(good, raw)
         self.processed += len(raw)
         metrics.RECORDS_PROCESSED.labels(self.name).inc(len(raw))
@@ -154,7 +159,7 @@ class ConsumerService:
         await self._commit(msg, raw)
         self._last_batch_at = time.monotonic()
 
-    async def _handle(self, good: list[Incoming], raw: Sequence[RawRecord]) -> None:
+    async def _handle(self, good: list[Incoming | Undecodable], raw: Sequence[RawRecord]) -> None:
         if not good:
             return
         if await self._attempt(good):
@@ -167,12 +172,14 @@ class ConsumerService:
                     by_position[(record.topic, record.partition, record.offset)], self._last_error
                 )
 
-    async def _attempt(self, batch: list[Incoming]) -> bool:
+    async def _attempt(self, batch: list[Incoming | Undecodable]) -> bool:
         c = self.settings.consumer
         delay = c.retry_backoff_s
         for attempt in range(c.retry_attempts + 1):
             try:
-                await self.consumer.handle(batch)
+                # Undecodable records are in the batch only when the consumer declared `wants_raw`,
+                # and such a consumer's `handle` takes `Sequence[Incoming | Undecodable]`.
+                await self.consumer.handle(cast(list[Incoming], batch))
                 return True
             except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
                 self._last_error = exc
@@ -266,6 +273,19 @@ def _incoming(record: RawRecord) -> Incoming:
         value=value,
         headers=headers,
         event=decode(value, headers),
+    )
+
+
+def _undecodable(record: RawRecord, error: DecodeError) -> Undecodable:
+    return Undecodable(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=record.value or b"",
+        headers=tuple(record.headers or ()),
+        error=error,
     )
 
 

@@ -1,4 +1,4 @@
-"""The analytics consumer against real Kafka: summaries and rollups, the same after crashes and with two instances."""
+"""The analytics consumer on real Kafka: summaries and rollups, unchanged by crashes and a second instance."""
 
 from __future__ import annotations
 
