@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import json
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
@@ -32,7 +33,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(analytics_app, name="analytics")
 
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -145,15 +146,16 @@ def consume_command(
 
 @app.command("demo")
 def demo_command(
-    records: Annotated[int, typer.Option(min=1, max=1_000_000, help="Records to send round.")] = 1000,
+    sessions: Annotated[int, typer.Option(min=1, max=200, help="Concurrent AgentSessions to simulate.")] = 20,
     bootstrap: Annotated[
         str | None, typer.Option(help="Use this Kafka instead of starting the local broker.")
     ] = None,
 ) -> None:
-    """Round trip through Kafka: start the local broker, create topics, produce, consume, stop."""
-    from lkbus.demo import run_demo
+    """The whole system at work: broker, consumers, N REAL AgentSessions, then the report."""
+    from lkbus.demo.run import run_demo
 
-    run(run_demo(settings(), records=records, bootstrap=bootstrap, console=out))
+    if not run(run_demo(settings(), sessions=sessions, bootstrap=bootstrap, console=out)):
+        raise typer.Exit(1)
 
 
 def main() -> None:

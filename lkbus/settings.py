@@ -211,7 +211,9 @@ class InactivitySettings(_Section):
 class AnalyticsSettings(_Section):
     """The analytics consumer: per-session summaries and per-minute rollups."""
 
-    db_path: Path = Field(default=Path(".lkbus/analytics.duckdb"), description="The DuckDB file of the store.")
+    db_path: Path = Field(
+        default=Path(".lkbus/analytics.duckdb"), description="The DuckDB file of the store."
+    )
     idle_timeout_s: float = Field(
         default=300, gt=0, description="A session with no event for this long is summarised as idle."
     )

@@ -26,9 +26,11 @@ from lkbus.replay.source import (
 from lkbus.settings import KafkaSettings
 from lkbus.topics import admin_client
 
-MAX_BUFFERED = 2000
+MAX_BUFFERED = 1000
 """Records held per partition before it is paused: what bounds memory on long reads."""
 FETCH_WAIT_MS = 100
+FETCH_MAX_RECORDS = 1000
+"""Records taken from the fetcher at once (the rest waits there, still packed)."""
 
 
 class KafkaRecordSource:
@@ -150,7 +152,9 @@ class KafkaRecordSource:
         paused: set[Any] = set()
         while not stop.is_set() and not merger.finished:
             try:
-                fetched: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=self._fetch_wait_ms)
+                fetched: dict[Any, list[Any]] = await consumer.getmany(
+                    timeout_ms=self._fetch_wait_ms, max_records=FETCH_MAX_RECORDS
+                )
             except KafkaError as exc:
                 raise KafkaUnavailableError(
                     f"reading from Kafka at {self._kafka.bootstrap_servers} failed "

@@ -25,6 +25,8 @@ from lkbus.settings import Settings
 from schemas import DecodeError, decode
 
 Format = Literal["timeline", "jsonl"]
+CHUNK = 256
+"""Records decoded and written together."""
 ProgressCallback = Callable[[int, int | None], None]
 """Called with (records read, records to read or None when following) after each batch."""
 
@@ -163,33 +165,37 @@ async def _pump(
     remaining = options.count
     async with aclosing(source.batches(stop)) as batches:
         async for batch in batches:
-            stats.read += len(batch)
-            items: list[Item] = []
-            for record in batch:
-                if filtering and not prefilter(record.key, record.headers):
-                    continue
-                value = record.value
-                try:
-                    event = decode(value, record.headers) if value is not None else None
-                except Exception as exc:  # noqa: BLE001 - one bad record never ends a replay
-                    _undecodable(record, exc, sink, stats)
-                    continue
-                if event is None:
-                    _undecodable(record, None, sink, stats)
-                elif not filtering or matches(event):
-                    items.append((record, event))
-            if remaining is not None and len(items) >= remaining:
-                items = items[:remaining]
-            written = await sink.write(items)
-            stats.shown += written
+            # Small chunks keep few decoded events alive at once: the garbage collector's
+            # cost grows with live objects, and it dominates when whole batches are held.
+            for first in range(0, len(batch), CHUNK):
+                chunk = batch[first : first + CHUNK]
+                stats.read += len(chunk)
+                items: list[Item] = []
+                for record in chunk:
+                    if filtering and not prefilter(record.key, record.headers):
+                        continue
+                    value = record.value
+                    try:
+                        event = decode(value, record.headers) if value is not None else None
+                    except Exception as exc:  # noqa: BLE001 - one bad record never ends a replay
+                        _undecodable(record, exc, sink, stats)
+                        continue
+                    if event is None:
+                        _undecodable(record, None, sink, stats)
+                    elif not filtering or matches(event):
+                        items.append((record, event))
+                if remaining is not None and len(items) >= remaining:
+                    items = items[:remaining]
+                written = await sink.write(items) if items else 0
+                stats.shown += written
+                if remaining is not None:
+                    remaining -= written
+                    if remaining <= 0:
+                        return
+                if written < len(items) or stop.is_set():
+                    return
             if on_progress is not None:
                 on_progress(stats.read, stats.total)
-            if remaining is not None:
-                remaining -= written
-                if remaining <= 0:
-                    return
-            if written < len(items) or stop.is_set():
-                return
 
 
 def _undecodable(record: SourceRecord, exc: Exception | None, sink: Sink, stats: ReplayStats) -> None:

@@ -19,7 +19,7 @@ from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import CloseSessionV1, CommandV1, PromptUserV1, SayV1, decode, encode_command
 from schemas.payloads.commands_v1 import CommandExecutedV1, CommandRejectedV1
-from tests.integration.topic_reader import read_topics
+from lkbus.topic_reader import read_topics
 
 
 async def send_commands(kafka: KafkaSettings, topic: str, commands: list[CommandV1]) -> None:

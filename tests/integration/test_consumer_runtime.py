@@ -23,7 +23,7 @@ from lkbus.settings import ConsumerSettings, KafkaSettings, Settings, TopicSetti
 from lkbus.topics import create_topics, project_topics
 from schemas import SessionContext, encode_event
 from tests.integration.sample_consumers import FileRecorder
-from tests.integration.topic_reader import read_topics
+from lkbus.topic_reader import read_topics
 
 CTX = SessionContext(session_id="rt-1", agent_name="agent", source="test")
 

@@ -26,7 +26,7 @@ from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import decode
 from schemas.payloads.commands_v1 import CommandExecutedV1, CommandRejectedV1
-from tests.integration.topic_reader import read_topics
+from lkbus.topic_reader import read_topics
 
 INSTRUCTIONS = "The user has been inactive. Politely check if the user is still present."
 

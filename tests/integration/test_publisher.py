@@ -19,7 +19,7 @@ from schemas import Event, decode
 from schemas.export import SCHEMAS_ROOT
 from schemas.payloads.agent_v1 import UserInputTranscribedV1, UserStateChangedV1
 from schemas.payloads.lifecycle_v1 import SessionEndedV1
-from tests.integration.topic_reader import read_topics
+from lkbus.topic_reader import read_topics
 
 
 @pytest.fixture

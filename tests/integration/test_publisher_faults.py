@@ -22,7 +22,7 @@ from lkbus.sim import EventLog, simulated_session
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import decode
-from tests.integration.topic_reader import read_topics
+from lkbus.topic_reader import read_topics
 
 
 class LoopStallMeter:

@@ -1,4 +1,4 @@
-"""Read whole topics back from Kafka, for assertions."""
+"""Read whole topics back from Kafka (small topics: tests, the demo's checks)."""
 
 from __future__ import annotations
 
