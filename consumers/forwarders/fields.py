@@ -7,7 +7,7 @@ are reachable: a path can never reach a method or a private attribute of a model
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -84,5 +84,5 @@ def to_json(value: Any) -> Any:
 
 def format_rfc3339(value: datetime) -> str:
     """A UTC timestamp as RFC 3339 with a `Z` (`2024-05-01T12:00:00.123456Z`)."""
-    utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return utc.isoformat().replace("+00:00", "Z")
