@@ -61,6 +61,7 @@ async def print_report(run: DemoRun, console: Console) -> bool:
     )
     summarised = {s.session_id for s in summaries}
     silent_sessions = [s for s in run.sessions if s.scenario.closed_by_inactivity]
+    closed_by_us = sum(executed[(s.session_id, "close_session")] for s in silent_sessions)
     prompts_executed = sum(n for (_, kind), n in executed.items() if kind == "prompt_user")
     inactivity = run.consumers["inactivity"]
     sent = Counter(type(action).__name__ for action in getattr(inactivity, "sent", []))
@@ -86,7 +87,7 @@ async def print_report(run: DemoRun, console: Console) -> bool:
             all(
                 executed[(s.session_id, "close_session")] == 1 and s.log.of("close") for s in silent_sessions
             ),
-            f"{sum(executed[(s.session_id, 'close_session')] for s in silent_sessions)} of {len(silent_sessions)}",
+            f"{closed_by_us} of {len(silent_sessions)}",
         ),
         ("every record decodes", undecodable == 0, f"{len(records)} records, {undecodable} undecodable"),
     ]
