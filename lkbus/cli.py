@@ -60,8 +60,15 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @app.command("config")
-def config_command() -> None:
+def config_command(
+    markdown: Annotated[bool, typer.Option(help="Print the reference table of every setting instead.")] = False,
+) -> None:
     """Print the effective settings (secrets redacted)."""
+    if markdown:
+        from lkbus.settings_doc import settings_table
+
+        print(settings_table(), end="")
+        return
     out.print_json(json.dumps(redacted_dump(settings())))
 
 
