@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 from typing import Any
 
+from consumers.plugin import ConsumerSpec
 from consumers.runtime.consumer import EventConsumer
 from consumers.runtime.errors import UnknownConsumerError
 
@@ -14,13 +16,25 @@ BUILTIN: dict[str, str] = {
 }
 
 
+ENTRY_POINT_GROUP = "lkbus.consumers"
+
+
+def available() -> dict[str, str]:
+    """Every consumer `lkbus consume` knows by name: the built-in ones and the entry points."""
+    found = dict(BUILTIN)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
 def load_consumer(name: str) -> EventConsumer:
-    """A new instance of the consumer `name`: a built-in name, or `package.module:attribute`."""
-    target = BUILTIN.get(name, name)
+    """A new instance of the consumer `name`: a known name (`available()`), or `package.module:attribute`."""
+    target = available().get(name, name)
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
         raise UnknownConsumerError(
-            f"no consumer named {name!r}: use one of {', '.join(sorted(BUILTIN))} or give module:attribute"
+            f"no consumer named {name!r}: use one of {', '.join(sorted(available()))} "
+            "or give module:attribute"
         )
     try:
         module = importlib.import_module(module_name)
@@ -29,6 +43,8 @@ def load_consumer(name: str) -> EventConsumer:
     found: Any = getattr(module, attribute, None)
     if found is None:
         raise UnknownConsumerError(f"{module_name!r} has no attribute {attribute!r}")
+    if isinstance(found, ConsumerSpec):
+        return found.build()
     instance = found() if callable(found) and not isinstance(found, EventConsumer) else found
     if not isinstance(instance, EventConsumer):
         raise UnknownConsumerError(

@@ -61,7 +61,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @app.command("config")
 def config_command(
-    markdown: Annotated[bool, typer.Option(help="Print the reference table of every setting instead.")] = False,
+    markdown: Annotated[
+        bool, typer.Option(help="Print the reference table of every setting instead.")
+    ] = False,
 ) -> None:
     """Print the effective settings (secrets redacted)."""
     if markdown:
@@ -137,12 +139,21 @@ def topics_describe(
 
 @app.command("consume")
 def consume_command(
-    name: Annotated[str, typer.Argument(help="A built-in consumer (inactivity, ...) or module:attribute.")],
+    name: Annotated[
+        str | None, typer.Argument(help="A known consumer (see --list) or package.module:attribute.")
+    ] = None,
+    list_consumers: Annotated[bool, typer.Option("--list", help="List the consumers known by name.")] = False,
 ) -> None:
     """Run a consumer as a service until SIGTERM (commit after effect, dead letters, health)."""
-    from consumers.registry import load_consumer
+    from consumers.registry import available, load_consumer
     from consumers.runtime import ConsumerService
 
+    if list_consumers:
+        for known, target in sorted(available().items()):
+            out.print(f"{known:<20} {target}", highlight=False)
+        return
+    if name is None:
+        raise fail("name a consumer (lkbus consume --list shows them) or give module:attribute")
     s = settings()
     try:
         consumer = load_consumer(name)
