@@ -14,6 +14,7 @@ from rich.table import Table
 
 from consumers.analytics.cli import analytics_app
 from lkbus.broker import LocalBroker
+from lkbus.replay.cli import register as register_replay_commands
 from lkbus.errors import LkbusError
 from lkbus.settings import Settings, load_settings, redacted_dump
 from lkbus.topics import create_topics, describe_topics, list_topics, project_topics
@@ -32,6 +33,7 @@ topics_app = typer.Typer(help="The project's topics.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(analytics_app, name="analytics")
+register_replay_commands(app)
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)

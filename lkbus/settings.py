@@ -5,9 +5,11 @@ Nested fields use `__`: `LKBUS_KAFKA__BOOTSTRAP_SERVERS`, `LKBUS_TOPICS__PREFIX`
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import httpx
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -17,7 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvParseError
 
 from lkbus.errors import SettingsError
 
@@ -116,6 +119,52 @@ class BrokerSettings(_Section):
     start_timeout_s: float = Field(
         default=90, gt=0, description="How long `start` waits for the broker to answer."
     )
+    secure_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of a SASL_SSL listener (SCRAM-SHA-512, TLS) beside the plain one; off when unset.",
+    )
+    tls_dir: Path | None = Field(
+        default=None,
+        description="CA (ca.pem: give it to clients) and broker certificate, made on first use; "
+        "default <data_dir>/tls.",
+    )
+    scram_users: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='SCRAM-SHA-512 users made when the storage is first formatted, JSON: {"admin": "..."} '
+        "(secret).",
+    )
+    super_user: str = Field(
+        default="admin", description="The SCRAM user allowed everything (super.users); one of scram_users."
+    )
+    acl_enabled: bool = Field(
+        default=False,
+        description="Check ACLs on the secure listener (no ACL: refused); the plain listener stays trusted.",
+    )
+
+    @model_validator(mode="after")
+    def _check_secure_listener(self) -> BrokerSettings:
+        for name, password in self.scram_users.items():
+            if not name or not all(c.isalnum() or c in "._-@" for c in name):
+                raise ValueError(f"SCRAM user name {name!r} may hold only letters, digits and . _ - @")
+            secret = password.get_secret_value()
+            if not secret or any(c in secret for c in '"\\,[]=') or not secret.isprintable():
+                raise ValueError(
+                    f'the password of SCRAM user {name!r} is empty or holds one of " \\ , [ ] = '
+                    "or a non-printable character"
+                )
+        if self.secure_port is None:
+            if self.acl_enabled:
+                raise ValueError("acl_enabled needs a secure listener: set LKBUS_BROKER__SECURE_PORT")
+            return self
+        if self.secure_port in (self.port, self.controller_port):
+            raise ValueError("secure_port must differ from port and controller_port")
+        if self.super_user not in self.scram_users:
+            raise ValueError(
+                f"the secure listener needs its super user {self.super_user!r} in LKBUS_BROKER__SCRAM_USERS"
+            )
+        return self
 
 
 RedactionMode = Literal["keep", "hash", "drop"]
@@ -224,6 +273,150 @@ class AnalyticsSettings(_Section):
     allowed_lateness_s: float = Field(default=30, ge=0, description="Event-time lateness a window accepts.")
 
 
+TextList = Annotated[tuple[str, ...], NoDecode]
+"""A list setting: not JSON-decoded by pydantic-settings, so that `a,b` works too."""
+
+
+def _split_list(value: Any) -> Any:
+    """`a,b` or `["a","b"]` from the environment; lists pass through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class _ForwarderSection(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topics: TextList = Field(
+        default=(),
+        description="Base names of the topics to read (prefix applied); default: the three event topics.",
+    )
+    types: TextList = Field(
+        default=(), description="Type globs to forward (`livekit.agent.close`, `close`, `livekit.room.*`)."
+    )
+    agents: TextList = Field(default=(), description="Agent-name globs to forward.")
+    filter: str | None = Field(
+        default=None,
+        max_length=2000,
+        description='Filter expression, e.g. `type == "livekit.agent.close" and agent_name in ["sales"]`.',
+    )
+
+    @field_validator("topics", "types", "agents", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("filter")
+    @classmethod
+    def _check_filter(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        # Imported here so that these classes can move into lkbus.settings without an import cycle.
+        from consumers.forwarders.expression import compile_filter
+
+        compile_filter(value)  # FilterError is a ValueError: pydantic reports it on this field
+        return value
+
+
+class HttpForwarderSettings(_ForwarderSection):
+    """The HTTP forwarder (`lkbus consume http-forwarder`): selected events as signed CloudEvents."""
+
+    url: str | None = Field(default=None, description="Endpoint that receives the events (http or https).")
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the X-Lkbus-Signature HMAC (secret; at least 16 characters).",
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Extra request headers, JSON: {"Authorization": "Bearer ..."} (secret).',
+    )
+    timeout_s: float = Field(default=10, gt=0, le=300, description="Timeout of one request.")
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Attempts per event before the runtime takes over (it retries, then dead-letters).",
+    )
+    backoff_s: float = Field(
+        default=0.5, ge=0, description="First delay between attempts (doubles each time)."
+    )
+    max_backoff_s: float = Field(
+        default=10, ge=0, description="Longest delay between attempts (also caps Retry-After)."
+    )
+    concurrency: int = Field(
+        default=8, ge=1, le=256, description="Sessions delivered in parallel (each session stays in order)."
+    )
+    verify_tls: bool = Field(default=True, description="Check the endpoint's TLS certificate.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = httpx.URL(value)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _parse_headers(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class KafkaForwarderSettings(_ForwarderSection):
+    """The Kafka forwarder (`lkbus consume kafka-forwarder`): selected events to another topic or cluster."""
+
+    topic: str | None = Field(default=None, description="Target topic (full name, no prefix added).")
+    target: KafkaSettings | None = Field(
+        default=None,
+        description="Target cluster (LKBUS_FORWARD_KAFKA__TARGET__*); default: the source cluster.",
+    )
+    transform: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="`module:function` taking an Event, returning a JSON object (dict) or None to drop it.",
+    )
+    fields: TextList = Field(
+        default=(), description="Project each event onto these fields (`type,session_id,seq,data.reason`)."
+    )
+    compression: Compression = Field(default="lz4", description="Batch compression towards the target.")
+    linger_ms: int = Field(default=5, ge=0, le=10_000, description="Wait for more records before a batch.")
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _field_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("fields")
+    @classmethod
+    def _check_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from consumers.forwarders.fields import check_path
+
+        for path in value:
+            check_path(path)
+        return value
+
+    @model_validator(mode="after")
+    def _one_transform(self) -> KafkaForwarderSettings:
+        if self.transform and self.fields:
+            raise ValueError("set either transform or fields, not both")
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting of livekit-eventbus. Environment: `LKBUS_<SECTION>__<FIELD>`."""
 
@@ -238,6 +431,8 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = ConsumerSettings()
     inactivity: InactivitySettings = InactivitySettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    forward_http: HttpForwarderSettings = HttpForwarderSettings()
+    forward_kafka: KafkaForwarderSettings = KafkaForwarderSettings()
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -246,6 +441,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+    except EnvParseError as exc:  # a variable that should hold JSON does not
+        raise SettingsError(f"invalid settings: {exc} (fix the variable or unset it)") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -11,8 +11,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
-from lkbus.errors import KafkaUnavailableError, TopicError
-from lkbus.kafka import client_options
+from lkbus.errors import TopicError
+from lkbus.kafka import (
+    KafkaAuthorizationError,
+    client_options,
+    connection_problem,
+    explain_connection_failure,
+    explain_kafka_error,
+)
 from lkbus.settings import KafkaSettings, TopicSettings
 
 _DAY_MS = 24 * 3600 * 1000
@@ -63,18 +69,28 @@ def project_topics(topics: TopicSettings) -> list[TopicSpec]:
 
 @asynccontextmanager
 async def admin_client(kafka: KafkaSettings) -> AsyncIterator[AIOKafkaAdminClient]:
-    """A started admin client; a cluster that does not answer raises `KafkaUnavailableError`."""
+    """A started admin client.
+
+    A cluster that does not answer raises `KafkaUnavailableError`; a refused password, an
+    untrusted certificate or a missing ACL raises one clear `LkbusError` (`lkbus.kafka`).
+    """
+    # aiokafka's bootstrap logs and hides why it failed: connect once ourselves to say why.
+    problem = await connection_problem(kafka)
+    if problem is not None:
+        raise explain_kafka_error(problem, kafka)
     admin = AIOKafkaAdminClient(**client_options(kafka), request_timeout_ms=15000)
     try:
         await admin.start()
     except (KafkaConnectionError, OSError) as exc:
         await admin.close()
-        raise KafkaUnavailableError(
-            f"cannot reach Kafka at {kafka.bootstrap_servers} ({exc.__class__.__name__}); start it "
-            "(`lkbus broker start`) or set LKBUS_KAFKA__BOOTSTRAP_SERVERS"
-        ) from None
+        raise await explain_connection_failure(exc, kafka) from None
     try:
         yield admin
+    except KafkaError as exc:
+        explained = explain_kafka_error(exc, kafka)
+        if isinstance(explained, KafkaAuthorizationError):
+            raise explained from None
+        raise
     finally:
         await admin.close()
 

@@ -302,7 +302,13 @@ class SessionPublication:
         return await self.publisher.flush(timeout)
 
     async def on_job_shutdown(self, _reason: str = "") -> None:
-        """Shutdown callback: end the session's stream and flush within the deadline."""
+        """Shutdown callback: close the session (so its `close` event is published), end the
+        stream and flush within the deadline."""
+        if not self.closed:
+            try:
+                await asyncio.wait_for(self.session.aclose(), self.publisher.settings.flush_timeout_s)
+            except Exception:  # noqa: BLE001 - the stream is ended below whatever the session did
+                logger.warning("session %s did not close cleanly at job shutdown", self.context.session_id)
         self.detach("job_shutdown")
         await self.flushed()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -13,13 +15,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from lkbus.broker.runtime import ensure_jars, find_java
+from lkbus.broker.security import TlsFiles, ensure_tls
 from lkbus.errors import BrokerError, BrokerExitedError, PortInUseError
-from lkbus.settings import BrokerSettings
+from lkbus.settings import BrokerSettings, KafkaSettings
 
 _LOG4J2 = """\
 status = warn
@@ -46,6 +50,10 @@ class BrokerStatus:
     bootstrap: str
     data_dir: Path
     log_file: Path
+    secure_bootstrap: str | None = None
+    """The SASL_SSL listener's address, when there is one."""
+    ca_file: Path | None = None
+    """The CA clients of the secure listener trust (LKBUS_KAFKA__SSL_CAFILE)."""
 
 
 class LocalBroker:
@@ -67,13 +75,49 @@ class LocalBroker:
         return f"{self.settings.host}:{self.settings.port}"
 
     @property
+    def secure_bootstrap(self) -> str | None:
+        """The SASL_SSL listener's address, or None when it is off."""
+        port = self.settings.secure_port
+        return None if port is None else f"{self.settings.host}:{port}"
+
+    @property
+    def tls_dir(self) -> Path:
+        """Where the secure listener's CA and certificate live."""
+        return (self.settings.tls_dir or self.settings.data_dir / "tls").resolve()
+
+    def secure_client(self, user: str, **overrides: Any) -> KafkaSettings:
+        """Client settings for `user` on the secure listener (its password from `scram_users`)."""
+        if self.secure_bootstrap is None:
+            raise BrokerError("the broker has no secure listener: set LKBUS_BROKER__SECURE_PORT")
+        password = self.settings.scram_users.get(user)
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.secure_bootstrap,
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": user,
+            "sasl_password": password,
+            "ssl_cafile": self.tls_dir / "ca.pem",
+            **overrides,
+        }
+        return KafkaSettings(**options)
+
+    @property
     def _marker(self) -> str:
         return f"-Dlkbus.broker.dir={self.data_dir}"
 
     def status(self) -> BrokerStatus:
         """Whether this folder's broker is running, and where it lives."""
         pid = self._running_pid()
-        return BrokerStatus(pid is not None, pid, self.bootstrap, self.data_dir, self.log_file)
+        secure = self.secure_bootstrap
+        return BrokerStatus(
+            pid is not None,
+            pid,
+            self.bootstrap,
+            self.data_dir,
+            self.log_file,
+            secure,
+            self.tls_dir / "ca.pem" if secure else None,
+        )
 
     async def start(self) -> BrokerStatus:
         """Start the broker (formatting its storage on first use) and wait until it answers.
@@ -84,17 +128,21 @@ class LocalBroker:
             await self._wait_ready(process=None)
             return self.status()
         self.pid_file.unlink(missing_ok=True)
-        for port in (self.settings.port, self.settings.controller_port):
-            _require_free_port(self.settings.host, port)
+        for port in (self.settings.port, self.settings.controller_port, self.settings.secure_port):
+            if port is not None:
+                _require_free_port(self.settings.host, port)
         java = find_java()
         jars = ensure_jars(self.settings.jars_dir.resolve())
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        config = self._write_config()
+        tls = ensure_tls(self.tls_dir, [self.settings.host]) if self.settings.secure_port else None
+        config = self._write_config(tls)
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self.log_file))
         base = [java, "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{jars}/*"]
         if not (self.data_dir / "kraft" / "meta.properties").exists():
             self._format(base, config)
+        else:
+            self._check_users_unchanged()
         server = [
             java,
             f"-Xmx{self.settings.heap}",
@@ -179,20 +227,24 @@ class LocalBroker:
         if self._process is not None and self._process.poll() is not None:
             self._process = None
 
-    def _write_config(self) -> Path:
+    def _write_config(self, tls: TlsFiles | None) -> Path:
         s = self.settings
         config = self.data_dir / "server.properties"
+        plain = f"PLAINTEXT://{s.host}:{s.port}"
+        secure = f",SASL_SSL://{s.host}:{s.secure_port}" if tls is not None else ""
         config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{s.host}:{s.controller_port}",
-                    f"listeners=PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{s.host}:{s.port}",
+                    f"listeners={plain}{secure},CONTROLLER://{s.host}:{s.controller_port}",
+                    f"advertised.listeners={plain}{secure}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+                    + (",SASL_SSL:SASL_SSL" if tls is not None else ""),
                     "inter.broker.listener.name=PLAINTEXT",
+                    *self._security_config(tls),
                     f"log.dirs={self.data_dir / 'kraft'}",
                     "auto.create.topics.enable=false",
                     "num.partitions=1",
@@ -211,17 +263,84 @@ class LocalBroker:
         )
         return config
 
+    def _security_config(self, tls: TlsFiles | None) -> list[str]:
+        """The secure listener's lines of server.properties (none without one).
+
+        The PLAINTEXT listeners (clients on `port`, the controller, inter-broker) stay trusted:
+        their principal, User:ANONYMOUS, is a super user, as the KRaft controller needs.
+        """
+        s = self.settings
+        if tls is None:
+            return []
+        lines = [
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={tls.keystore}",
+            "ssl.client.auth=none",
+        ]
+        if s.acl_enabled:
+            lines += [
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                f"super.users=User:{s.super_user};User:ANONYMOUS",
+                "allow.everyone.if.no.acl.found=false",
+            ]
+        return lines
+
+    def _scram_arguments(self) -> list[str]:
+        args: list[str] = []
+        if self.settings.secure_port is None:
+            return args
+        for name, password in sorted(self.settings.scram_users.items()):
+            secret = password.get_secret_value()
+            args += ["--add-scram", f'SCRAM-SHA-512=[name={name},password="{secret}"]']
+        return args
+
+    def _users_fingerprint(self, salt: str) -> str:
+        """A salted hash of the SCRAM users, to notice that they changed after formatting."""
+        users = self.settings.scram_users if self.settings.secure_port is not None else {}
+        digest = hashlib.sha256(salt.encode() + b"\0")
+        for name, password in sorted(users.items()):
+            digest.update(f"{name}\0{password.get_secret_value()}\0".encode())
+        return f"{salt}:{digest.hexdigest()}"
+
+    def _check_users_unchanged(self) -> None:
+        recorded = self.data_dir / "scram-users.sha256"
+        try:
+            salt, _, _ = recorded.read_text().strip().partition(":")
+        except OSError:
+            if self.settings.secure_port is None or not self.settings.scram_users:
+                return
+        else:
+            if recorded.read_text().strip() == self._users_fingerprint(salt):
+                return
+        raise BrokerError(
+            f"the SCRAM users (LKBUS_BROKER__SCRAM_USERS) changed since the storage in {self.data_dir} "
+            "was formatted, and they are set only then; restore them, or delete that folder to start afresh"
+        )
+
     def _format(self, base: list[str], config: Path) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        command = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)]
         result = subprocess.run(
-            [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            [*command, *self._scram_arguments()],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
-        if result.returncode != 0:
-            tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+        if result.returncode == 0:
+            fingerprint = self.data_dir / "scram-users.sha256"
+            fd = os.open(fingerprint, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(self._users_fingerprint(secrets.token_hex(16)) + "\n")
+        else:
+            output = result.stdout + result.stderr
+            for password in self.settings.scram_users.values():
+                output = output.replace(password.get_secret_value(), "**********")
+            tail = " | ".join(output.strip().splitlines()[-3:])
             raise BrokerError(
                 f"formatting the broker storage in {self.data_dir} failed ({tail}); "
                 "delete that folder to start afresh"

@@ -83,12 +83,17 @@ class ReplayStats:
 
 
 def open_source(settings: Settings, options: ReplayOptions) -> RecordSource:
-    """The source `options` ask for: Kafka, or an archive once issue 6 provides its reader."""
+    """The source `options` ask for: Kafka, or the archive of the archival consumer."""
     if options.archive is not None:
-        raise ArchiveUnavailableError(
-            f"--from-archive {options.archive}: reading archives is not available yet (the archive "
-            "reader comes with the archival consumer); replay from Kafka with --from/--to"
-        )
+        try:
+            import consumers.archival.reader  # noqa: F401 - the reader this source needs
+            from lkbus.replay.archive_source import ArchiveRecordSource
+        except ImportError:
+            raise ArchiveUnavailableError(
+                f"--from-archive {options.archive}: reading archives is not available in this "
+                "installation (no consumers.archival); replay from Kafka with --from/--to"
+            ) from None
+        return ArchiveRecordSource(options.archive)
     return KafkaRecordSource(settings.kafka)
 
 
@@ -163,6 +168,18 @@ async def _pump(
     filtering = not compiled.empty
     prefilter, matches = compiled.prefilter, compiled.matches
     remaining = options.count
+
+    async def emit(items: list[Item]) -> bool:
+        """Write items (no more than --count allows); False when the replay is over."""
+        nonlocal remaining
+        if remaining is not None:
+            items = items[:remaining]
+        written = await sink.write(items) if items else 0
+        stats.shown += written
+        if remaining is not None:
+            remaining -= written
+        return written == len(items) and (remaining is None or remaining > 0) and not stop.is_set()
+
     async with aclosing(source.batches(stop)) as batches:
         async for batch in batches:
             # Small chunks keep few decoded events alive at once: the garbage collector's
@@ -175,24 +192,20 @@ async def _pump(
                     if filtering and not prefilter(record.key, record.headers):
                         continue
                     value = record.value
+                    error: Exception | None = None
                     try:
                         event = decode(value, record.headers) if value is not None else None
                     except Exception as exc:  # noqa: BLE001 - one bad record never ends a replay
-                        _undecodable(record, exc, sink, stats)
-                        continue
+                        event, error = None, exc
                     if event is None:
-                        _undecodable(record, None, sink, stats)
+                        # Rare: write what came before, so the report stays in its place.
+                        if not await emit(items):
+                            return
+                        items = []
+                        _undecodable(record, error, sink, stats)
                     elif not filtering or matches(event):
                         items.append((record, event))
-                if remaining is not None and len(items) >= remaining:
-                    items = items[:remaining]
-                written = await sink.write(items) if items else 0
-                stats.shown += written
-                if remaining is not None:
-                    remaining -= written
-                    if remaining <= 0:
-                        return
-                if written < len(items) or stop.is_set():
+                if not await emit(items):
                     return
             if on_progress is not None:
                 on_progress(stats.read, stats.total)

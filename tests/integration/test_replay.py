@@ -43,10 +43,10 @@ from lkbus.replay import (
 from lkbus.replay.cli import app
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
 from lkbus.sim import canonical_conversation, simulated_session
+from lkbus.topic_reader import read_topics
 from lkbus.topics import TopicSpec, create_topics, project_topics
 from producers import EventPublisher
 from schemas import EncodedRecord, Event, TopicFamily, decode
-from lkbus.topic_reader import read_topics
 from tests.unit.replay.recording import conversation, ctx
 
 HAND_BUILT = [f"hb-{i}" for i in range(4)]
