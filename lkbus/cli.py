@@ -14,8 +14,8 @@ from rich.table import Table
 
 from consumers.analytics.cli import analytics_app
 from lkbus.broker import LocalBroker
-from lkbus.replay.cli import register as register_replay_commands
 from lkbus.errors import LkbusError
+from lkbus.replay.cli import register as register_replay_commands
 from lkbus.settings import Settings, load_settings, redacted_dump
 from lkbus.topics import create_topics, describe_topics, list_topics, project_topics
 
@@ -145,6 +145,11 @@ def consume_command(
         str | None, typer.Argument(help="A known consumer (see --list) or package.module:attribute.")
     ] = None,
     list_consumers: Annotated[bool, typer.Option("--list", help="List the consumers known by name.")] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Run over --from..--to of history; commit and send nothing.")
+    ] = False,
+    from_: Annotated[str | None, typer.Option("--from", help="With --replay: where to start.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="With --replay: where to stop.")] = None,
 ) -> None:
     """Run a consumer as a service until SIGTERM (commit after effect, dead letters, health)."""
     from consumers.registry import available, load_consumer
@@ -161,7 +166,30 @@ def consume_command(
         consumer = load_consumer(name)
     except Exception as exc:  # noqa: BLE001 - a plugin may fail to import in any way
         raise fail(str(exc)) from None
+    if replay:
+        run(_replay_consumer(consumer, s, from_, to))
+        return
+    if from_ is not None or to is not None:
+        raise fail("--from/--to go with --replay")
     run(ConsumerService(consumer, s).run())
+
+
+async def _replay_consumer(consumer: Any, s: Settings, from_: str | None, to: str | None) -> None:
+    from datetime import UTC, datetime
+
+    from consumers.runtime.replay import replay_consumer
+    from lkbus.replay.position import parse_position
+
+    now = datetime.now(UTC)
+    start = parse_position(from_, now=now, option="--from") if from_ else None
+    stop = parse_position(to, now=now, option="--to") if to else None
+    result = await replay_consumer(consumer, s, start=start, stop=stop)
+    out.print(
+        f"replayed {result.read} records through {consumer.name}: {result.handled} handled, "
+        f"{result.failed} failed, {result.undecodable} undecodable, "
+        f"{len(result.published)} records it would have sent (not sent)",
+        highlight=False,
+    )
 
 
 @app.command("demo")

@@ -112,3 +112,22 @@ async def test_plugin_by_entry_point(settings: Settings, entry_point: None) -> N
     service = ConsumerService(plugin, settings)
     await run_until(service, lambda: custom_consumer.AWAY_BY_AGENT["support"] >= 1)
     assert service.dead_lettered == 0
+
+
+async def test_replay_mode_runs_a_consumer_over_history_without_committing(settings: Settings) -> None:
+    from consumers.runtime.replay import replay_consumer
+    from lkbus.replay.position import Beginning, End
+
+    SEEN.clear()
+    FLAKY_SEEN.clear()
+    plugin = load_consumer("tests.integration.test_plugins:state_watcher")
+    result = await replay_consumer(plugin, settings, start=Beginning(), stop=End())
+    assert result.read > 0
+    assert result.handled > 0
+    assert result.failed >= 1, "the away record fails, and is reported instead of dead-lettered"
+    assert ("livekit.agent.agent_state_changed", "thinking") in SEEN
+    letters = await read_topics(settings.kafka, [settings.topics.name(settings.topics.deadletter)])
+    assert letters == [], "a replay sends nothing"
+    from tests.integration.test_consumer_runtime import committed
+
+    assert await committed(settings.kafka, settings.consumer.group_prefix + "state-watcher") == {}
