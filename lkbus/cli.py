@@ -82,6 +82,8 @@ def broker_start() -> None:
     broker = LocalBroker(settings().broker)
     status = run(broker.start())
     out.print(f"broker running (pid {status.pid}) on [bold]{status.bootstrap}[/]")
+    if getattr(status, "secure_bootstrap", None):
+        out.print(f"SASL_SSL listener on {status.secure_bootstrap} (CA: {status.ca_file})", highlight=False)
 
 
 @broker_app.command("stop")

@@ -7,6 +7,7 @@ a missing ACL) become one clear line: `explain_kafka_error` and `explain_connect
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from typing import Any
 
@@ -46,6 +47,7 @@ class KafkaAuthorizationError(LkbusError):
 
 def client_options(kafka: KafkaSettings) -> dict[str, Any]:
     """Connection and security options accepted by every aiokafka client."""
+    redact_client_logs()
     options: dict[str, Any] = {
         "bootstrap_servers": kafka.bootstrap_servers,
         "client_id": kafka.client_id,
@@ -95,6 +97,7 @@ def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext:
 
 def faststream_security(kafka: KafkaSettings) -> BaseSecurity | None:
     """The same connection security, in the form FastStream's KafkaBroker takes."""
+    redact_client_logs()
     protocol = kafka.security_protocol
     if protocol == "PLAINTEXT":
         return None
@@ -110,6 +113,42 @@ def faststream_security(kafka: KafkaSettings) -> BaseSecurity | None:
     if mechanism == "SCRAM-SHA-256":
         return SASLScram256(username, password, ssl_context=context, use_ssl=use_ssl)
     return SASLPlaintext(username, password, ssl_context=context, use_ssl=use_ssl)
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+
+class _RedactRecordContent(logging.Filter):
+    """aiokafka logs, at DEBUG, each record it sends (key and value: transcripts, identities) and
+    every request and response on the wire (records, and the SASL PLAIN password). Keep the log
+    line, drop the content: sizes and request types only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple):
+            return True
+        if record.msg == _SENDING and len(args) == 3:
+            record.args = (_size(args[0]), _size(args[1]), args[2])
+        elif record.msg in _WIRE and len(args) == 4:
+            record.args = (*args[:3], f"{args[3].__class__.__name__}(...)")
+        return True
+
+
+_SENDING = "Sending (key=%s value=%s) to %s"
+_WIRE = ("Request to %s:%d %d: %s", "Response from %s:%d %d: %s")
+_REDACTOR = _RedactRecordContent()
+
+
+def _size(value: object) -> str:
+    return f"<{len(value)} bytes>" if isinstance(value, bytes | bytearray) else "<redacted>"
+
+
+def redact_client_logs() -> None:
+    """Keep record content and credentials out of aiokafka's DEBUG log lines (idempotent)."""
+    for name in ("aiokafka.producer.producer", "aiokafka.conn"):
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ def settings_table() -> str:
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for section, field in Settings.model_fields.items():
         model = field.annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
         for name, info in model.model_fields.items():
             env = f"LKBUS_{section.upper()}__{name.upper()}"
             default = info.get_default(call_default_factory=True)

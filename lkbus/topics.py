@@ -17,11 +17,13 @@ from lkbus.kafka import (
     client_options,
     connection_problem,
     explain_connection_failure,
+    explain_error_code,
     explain_kafka_error,
 )
 from lkbus.settings import KafkaSettings, TopicSettings
 
 _DAY_MS = 24 * 3600 * 1000
+_NOT_AUTHORIZED = (29, 31)  # TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED
 _TOPIC_OVERRIDE = 1  # DescribeConfigs source DYNAMIC_TOPIC_CONFIG: set on the topic itself
 
 
@@ -113,6 +115,8 @@ async def create_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> list[st
         for name, code, message in _topic_errors(response):
             if code == 0:
                 created.append(name)
+            elif code in _NOT_AUTHORIZED:
+                raise explain_error_code(code, kafka, operation="create", topic=name)
             elif code != TopicAlreadyExistsError.errno:
                 raise TopicError(
                     f"creating topic {name} failed (error {code}: {message}); check ACLs and settings"

@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,9 @@ class Delivery:
         buffer_max_events: int,
         send_timeout_s: float,
         retry_backoff_max_s: float = 5.0,
+        explain: Callable[[BaseException], Awaitable[object]] | None = None,
     ) -> None:
+        self._explain = explain
         self._send_timeout = send_timeout_s
         self._sending: asyncio.Task[None] | None = None
         self._send_started = 0.0
@@ -300,7 +302,8 @@ class Delivery:
             await producer.start()
         except (KafkaError, OSError) as exc:
             await _quietly_stop(producer)
-            logger.warning("Kafka unreachable (%s); events spill to the journal", exc.__class__.__name__)
+            reason = await self._explain(exc) if self._explain is not None else exc.__class__.__name__
+            logger.warning("Kafka unreachable (%s); events spill to the journal", reason)
             self._enter_outage()
             return
         self._producer = producer

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 
-from lkbus.kafka import client_options
+from lkbus.kafka import client_options, explain_connection_failure
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
 from producers.commands import CommandListener
 from producers.delivery import Delivery, DeliveryStats
@@ -69,6 +69,7 @@ class EventPublisher:
             journal,
             buffer_max_events=settings.buffer_max_events,
             send_timeout_s=settings.send_timeout_s,
+            explain=lambda exc: explain_connection_failure(exc, kafka),
         )
         self._sessions: dict[str, SessionPublication] = {}
         self._commands = (

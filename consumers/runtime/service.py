@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -28,7 +29,7 @@ from consumers.runtime.deadletter import dead_letter_headers
 from consumers.runtime.errors import ConsumerError
 from consumers.runtime.health import HealthServer
 from consumers.runtime.records import Incoming, Undecodable
-from lkbus.kafka import client_options, faststream_security
+from lkbus.kafka import client_options, explain_connection_failure, faststream_security
 from lkbus.settings import Settings
 from schemas import DecodeError, decode
 
@@ -75,7 +76,12 @@ class ConsumerService:
         """Connect, start the consumer, and begin consuming."""
         kafka = self.settings.kafka
         self._producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except (KafkaError, OSError) as exc:
+            await self._producer.stop()
+            self._producer = None
+            raise await explain_connection_failure(exc, kafka) from None
         await self.consumer.start(ConsumerContext(self.name, self.settings, self._publish, self.caught_up))
         c = self.settings.consumer
         broker = KafkaBroker(
@@ -103,7 +109,10 @@ class ConsumerService:
         self._broker = broker
         if self._health is not None:
             await self._health.start()
-        await broker.start()
+        try:
+            await broker.start()
+        except (KafkaError, OSError) as exc:
+            raise await explain_connection_failure(exc, kafka) from None
 
     async def stop(self) -> None:
         """Finish the batch in flight, commit, leave the group, close the consumer's stores."""

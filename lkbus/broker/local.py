@@ -15,15 +15,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from lkbus.broker.runtime import ensure_jars, find_java
-from lkbus.broker.security import TlsFiles, ensure_tls
 from lkbus.errors import BrokerError, BrokerExitedError, PortInUseError
 from lkbus.settings import BrokerSettings, KafkaSettings
+
+if TYPE_CHECKING:
+    from lkbus.broker.security import TlsFiles
 
 _LOG4J2 = """\
 status = warn
@@ -134,7 +136,12 @@ class LocalBroker:
         java = find_java()
         jars = ensure_jars(self.settings.jars_dir.resolve())
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tls = ensure_tls(self.tls_dir, [self.settings.host]) if self.settings.secure_port else None
+        tls = None
+        if self.settings.secure_port is not None:
+            # cryptography is needed only for the secure listener.
+            from lkbus.broker.security import ensure_tls
+
+            tls = ensure_tls(self.tls_dir, [self.settings.host])
         config = self._write_config(tls)
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self.log_file))
@@ -307,15 +314,16 @@ class LocalBroker:
         return f"{salt}:{digest.hexdigest()}"
 
     def _check_users_unchanged(self) -> None:
+        if self.settings.secure_port is None:
+            return
         recorded = self.data_dir / "scram-users.sha256"
         try:
-            salt, _, _ = recorded.read_text().strip().partition(":")
+            text = recorded.read_text().strip()
         except OSError:
-            if self.settings.secure_port is None or not self.settings.scram_users:
-                return
-        else:
-            if recorded.read_text().strip() == self._users_fingerprint(salt):
-                return
+            text = ""
+        salt, _, _ = text.partition(":")
+        if text == self._users_fingerprint(salt):
+            return
         raise BrokerError(
             f"the SCRAM users (LKBUS_BROKER__SCRAM_USERS) changed since the storage in {self.data_dir} "
             "was formatted, and they are set only then; restore them, or delete that folder to start afresh"
@@ -391,7 +399,7 @@ def _require_free_port(host: str, port: int) -> None:
         except OSError:
             raise PortInUseError(
                 f"port {port} on {host} is taken by another process; stop it, or choose free ports "
-                "with LKBUS_BROKER__PORT and LKBUS_BROKER__CONTROLLER_PORT"
+                "with LKBUS_BROKER__PORT, LKBUS_BROKER__CONTROLLER_PORT (and LKBUS_BROKER__SECURE_PORT)"
             ) from None
 
 
