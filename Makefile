@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_BROKER_DIR := .lkbus/test-broker
-CODE := lkbus schemas producers consumers bench tests
+CODE := lkbus schemas producers consumers bench tests examples
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)

@@ -13,6 +13,7 @@ from consumers.runtime.errors import UnknownConsumerError
 BUILTIN: dict[str, str] = {
     "inactivity": "consumers.inactivity.service:InactivityConsumer",
     "analytics": "consumers.analytics.service:AnalyticsConsumer",
+    "archival": "consumers.archival.service:ArchivalConsumer",
     "http-forwarder": "consumers.forwarders.http:HttpForwarder",
     "kafka-forwarder": "consumers.forwarders.kafka:KafkaForwarder",
 }

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consumers.analytics.cli import analytics_app
+from consumers.archival.cli import archive_app
 from lkbus.broker import LocalBroker
 from lkbus.errors import LkbusError
 from lkbus.replay.cli import register as register_replay_commands
@@ -33,6 +34,7 @@ topics_app = typer.Typer(help="The project's topics.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(archive_app, name="archive")
 register_replay_commands(app)
 
 out = Console(width=None if sys.stdout.isatty() else 140)

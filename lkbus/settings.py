@@ -417,6 +417,43 @@ class KafkaForwarderSettings(_ForwarderSection):
         return self
 
 
+ArchiveFormat = Literal["jsonl", "parquet"]
+
+
+class ArchivalSettings(_Section):
+    """The archival consumer: every record of the event topics into files under a root."""
+
+    root: str = Field(
+        default=".lkbus/archive",
+        min_length=1,
+        description="Folder or fsspec URL (s3://, gs://, az:// with s3fs, gcsfs or adlfs installed).",
+    )
+    format: ArchiveFormat = Field(
+        default="jsonl", description="jsonl (JSON Lines, zstd-compressed) or parquet (zstd)."
+    )
+    topics: tuple[str, ...] = Field(
+        default=(), description="Topics to archive, full names (default: the three event topics)."
+    )
+    max_records: int = Field(default=100_000, ge=1, description="Records per file before it is rolled.")
+    max_bytes: int = Field(
+        default=64 << 20,
+        ge=1024,
+        description="Bytes of records (before compression) per file before it rolls.",
+    )
+    max_age_s: float = Field(default=600, gt=0, description="Age at which an open file is rolled.")
+    zstd_level: int = Field(default=3, ge=1, le=22, description="zstd compression level.")
+    retention_days: float | None = Field(
+        default=None, gt=0, description="Delete archive hours older than this many days (off when unset)."
+    )
+    retention_check_s: float = Field(default=3600, gt=0, description="Time between two retention passes.")
+    staging_dir: Path | None = Field(
+        default=None,
+        description="Where open files are written (default: <root>/.lkbus-staging, or .lkbus/archive-staging "
+        "for object storage).",
+    )
+    tick_s: float = Field(default=1.0, gt=0, description="How often open files are checked for age.")
+
+
 class Settings(BaseSettings):
     """Every setting of livekit-eventbus. Environment: `LKBUS_<SECTION>__<FIELD>`."""
 
@@ -431,6 +468,7 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = ConsumerSettings()
     inactivity: InactivitySettings = InactivitySettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    archival: ArchivalSettings = ArchivalSettings()
     forward_http: HttpForwarderSettings = HttpForwarderSettings()
     forward_kafka: KafkaForwarderSettings = KafkaForwarderSettings()
 

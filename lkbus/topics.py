@@ -174,3 +174,20 @@ async def describe_topics(kafka: KafkaSettings, names: list[str]) -> list[TopicD
 def _topic_errors(response: object) -> list[tuple[str, int, str]]:
     rows = getattr(response, "topic_errors", None) or getattr(response, "topics", [])
     return [(row[0], row[1], row[2] if len(row) > 2 else "") for row in rows]
+
+
+async def topic_record_count(kafka: KafkaSettings, names: list[str]) -> int:
+    """Records now in the named topics (end minus beginning offsets, over every partition)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    partitions = [
+        TopicPartition(t.name, p) for t in await describe_topics(kafka, names) for p in range(t.partitions)
+    ]
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return sum(ends[tp] - starts[tp] for tp in partitions)

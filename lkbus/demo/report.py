@@ -10,6 +10,8 @@ from rich.table import Table
 
 from consumers.analytics.report import agent_rows, report_tables
 from consumers.analytics.store import DuckDBStore
+from consumers.archival.cli import archive_table
+from consumers.archival.reader import summarize
 from lkbus.replay.timeline import TimelineRenderer
 from lkbus.topic_reader import read_topics
 from schemas import DecodeError, Event, decode
@@ -39,6 +41,11 @@ async def print_report(run: DemoRun, console: Console) -> bool:
     for table in report_tables(agent_rows(summaries)):
         console.print(table)
 
+    console.rule("archive (written by the archival consumer)")
+    archived = summarize(settings.archival.root)
+    console.print(archive_table(archived))
+    archived_records = sum(s.records for s in archived)
+
     silent = next((s for s in run.sessions if s.scenario.closed_by_inactivity), None)
     if silent is not None:
         console.rule(f"replay of inactive session {silent.session_id}")
@@ -50,7 +57,7 @@ async def print_report(run: DemoRun, console: Console) -> bool:
                 for line in renderer.render(event):
                     console.print(line, highlight=False, markup=False)
         console.print(
-            f"(all of it: LKBUS_TOPICS__PREFIX={settings.topics.prefix} "
+            f"(all of it, with the broker running: LKBUS_TOPICS__PREFIX={settings.topics.prefix} "
             f"lkbus replay --session {silent.session_id})",
             highlight=False,
             markup=False,
@@ -90,6 +97,11 @@ async def print_report(run: DemoRun, console: Console) -> bool:
             f"{closed_by_us} of {len(silent_sessions)}",
         ),
         ("every record decodes", undecodable == 0, f"{len(records)} records, {undecodable} undecodable"),
+        (
+            "every record archived, exactly once",
+            archived_records == len(records),
+            f"{archived_records} archived, {len(records)} in the topics",
+        ),
     ]
     console.rule("checks")
     table = Table(show_header=False, box=None)
@@ -101,6 +113,7 @@ async def print_report(run: DemoRun, console: Console) -> bool:
     places = Table(show_header=False, box=None)
     places.add_row("Kafka", settings.kafka.bootstrap_servers)
     places.add_row("topics", ", ".join(settings.topics.event_topics) + f" (prefix {settings.topics.prefix})")
+    places.add_row("archive", f"{settings.archival.root}  (lkbus archive ls --root ...)")
     places.add_row("analytics store", f"{settings.analytics.db_path}  (lkbus analytics report --db ...)")
     places.add_row("spill journal", str(settings.publisher.journal_dir))
     places.add_row("run folder", str(run.folder))

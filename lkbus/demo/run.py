@@ -1,7 +1,7 @@
 """`make demo`: the whole system at work on the local broker.
 
-Starts the broker (unless given one), creates this run's topics, starts the inactivity and
-analytics consumers, runs N REAL AgentSessions with scripted users and fake models, and shows
+Starts the broker (unless given one), creates this run's topics, starts the inactivity,
+analytics and archival consumers, runs N REAL AgentSessions with scripted users and fake models, and shows
 what came out: the analytics report, the replay of one inactive session, the checks, and
 where everything lives. Everything it started is stopped at the end, also on Ctrl-C.
 """
@@ -24,12 +24,14 @@ from rich.live import Live
 from rich.table import Table
 
 from consumers.analytics.service import AnalyticsConsumer
+from consumers.archival.service import ArchivalConsumer
 from consumers.inactivity.service import InactivityConsumer
 from consumers.runtime import ConsumerService, EventConsumer
 from lkbus.broker import LocalBroker
 from lkbus.demo.scenarios import Scenario, cast, was_prompted
 from lkbus.settings import (
     AnalyticsSettings,
+    ArchivalSettings,
     ConsumerSettings,
     InactivitySettings,
     KafkaSettings,
@@ -37,7 +39,7 @@ from lkbus.settings import (
     Settings,
 )
 from lkbus.sim import EventLog, simulated_session
-from lkbus.topics import create_topics, project_topics
+from lkbus.topics import create_topics, project_topics, topic_record_count
 from producers import EventPublisher
 
 USER_AWAY_TIMEOUT_S = 1.5
@@ -68,6 +70,7 @@ class DemoRun:
     consumers: dict[str, EventConsumer] = field(default_factory=dict)
     services: dict[str, ConsumerService] = field(default_factory=dict)
     publisher: EventPublisher | None = None
+    topic_records: int = 0
     started: float = field(default_factory=time.monotonic)
 
 
@@ -104,6 +107,7 @@ def demo_settings(base: Settings, kafka: KafkaSettings, run_id: str, folder: Pat
                 prompt_interval_s=PROMPT_INTERVAL_S, max_prompts=MAX_PROMPTS, tick_s=0.1, command_ttl_s=10
             ),
             "analytics": AnalyticsSettings(db_path=folder / "analytics.duckdb", end_grace_s=1.0),
+            "archival": ArchivalSettings(root=str(folder / "archive")),
         }
     )
 
@@ -138,7 +142,7 @@ async def run_demo(base: Settings, *, sessions: int, bootstrap: str | None, cons
 
 
 async def _start_consumers(run: DemoRun, stack: AsyncExitStack, console: Console) -> None:
-    for consumer in (InactivityConsumer(), AnalyticsConsumer()):
+    for consumer in (InactivityConsumer(), AnalyticsConsumer(), ArchivalConsumer()):
         service = ConsumerService(consumer, run.settings)
         await service.start()
         stack.push_async_callback(service.stop)
@@ -175,11 +179,15 @@ def _agent_name(index: int) -> str:
 
 
 async def _settle(run: DemoRun, timeout: float = 60) -> None:
-    """Wait until the consumers have taken in every session."""
+    """Wait until the consumers have taken in every session and every record."""
     analytics = run.consumers["analytics"]
     assert isinstance(analytics, AnalyticsConsumer)
+    run.topic_records = await topic_record_count(run.settings.kafka, list(run.settings.topics.event_topics))
+    archival = run.services["archival"]
     deadline = time.monotonic() + timeout
-    while analytics.summaries_written < len(run.sessions) and time.monotonic() < deadline:  # noqa: ASYNC110
+    while time.monotonic() < deadline and (  # noqa: ASYNC110 - the consumers' counters are polled
+        analytics.summaries_written < len(run.sessions) or archival.processed < run.topic_records
+    ):
         await asyncio.sleep(0.2)
 
 

@@ -55,7 +55,13 @@ def test_every_lkbus_command_exists() -> None:
     cli = get_command(app)
     commands = [s["command"] for s in _services().values() if s.get("command", [""])[0] == "lkbus"]
     assert ["lkbus", "topics", "create"] in commands
-    assert ["lkbus", "consume", "inactivity"] in commands
+    for name in ("inactivity", "analytics", "archival"):
+        assert ["lkbus", "consume", name] in commands
+    from consumers.registry import available
+
+    for command in commands:
+        if command[1:2] == ["consume"]:
+            assert command[2] in available(), f"compose runs an unknown consumer {command[2]!r}"
     for command in commands:
         group: Any = cli
         for word in command[1:]:
