@@ -29,10 +29,10 @@ from lkbus.settings import (
     TopicSettings,
 )
 from lkbus.sim import canonical_conversation, simulated_session
+from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import decode
-from lkbus.topic_reader import read_topics
 
 SESSIONS = 4
 

@@ -15,11 +15,11 @@ from livekit.agents.voice.events import CloseEvent
 from lkbus.kafka import client_options
 from lkbus.settings import KafkaSettings, PublisherSettings, TopicSettings
 from lkbus.sim import EventLog, simulated_session
+from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import CloseSessionV1, CommandV1, PromptUserV1, SayV1, decode, encode_command
 from schemas.payloads.commands_v1 import CommandExecutedV1, CommandRejectedV1
-from lkbus.topic_reader import read_topics
 
 
 async def send_commands(kafka: KafkaSettings, topic: str, commands: list[CommandV1]) -> None:

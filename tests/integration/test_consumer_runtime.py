@@ -20,10 +20,10 @@ from consumers.runtime import ConsumerService
 from consumers.runtime.deadletter import error_context
 from lkbus.kafka import client_options
 from lkbus.settings import ConsumerSettings, KafkaSettings, Settings, TopicSettings
+from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from schemas import SessionContext, encode_event
 from tests.integration.sample_consumers import FileRecorder
-from lkbus.topic_reader import read_topics
 
 CTX = SessionContext(session_id="rt-1", agent_name="agent", source="test")
 

@@ -22,11 +22,11 @@ from lkbus.settings import (
     TopicSettings,
 )
 from lkbus.sim import EventLog, SimulatedSession, simulated_session
+from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import decode
 from schemas.payloads.commands_v1 import CommandExecutedV1, CommandRejectedV1
-from lkbus.topic_reader import read_topics
 
 INSTRUCTIONS = "The user has been inactive. Politely check if the user is still present."
 

@@ -13,13 +13,13 @@ import pytest
 
 from lkbus.settings import KafkaSettings, PublisherSettings, TopicSettings
 from lkbus.sim import EventLog, canonical_conversation, simulated_session
+from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import Event, decode
 from schemas.export import SCHEMAS_ROOT
 from schemas.payloads.agent_v1 import UserInputTranscribedV1, UserStateChangedV1
 from schemas.payloads.lifecycle_v1 import SessionEndedV1
-from lkbus.topic_reader import read_topics
 
 
 @pytest.fixture

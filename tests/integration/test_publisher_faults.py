@@ -19,10 +19,10 @@ from lkbus.broker import LocalBroker
 from lkbus.broker.ephemeral import free_port
 from lkbus.settings import BrokerSettings, KafkaSettings, PublisherSettings, TopicSettings
 from lkbus.sim import EventLog, simulated_session
+from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import decode
-from lkbus.topic_reader import read_topics
 
 
 class LoopStallMeter:

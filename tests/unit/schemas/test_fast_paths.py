@@ -121,7 +121,7 @@ def _same_both_ways(value: bytes, headers: list[tuple[str, Any]]) -> None:
     if isinstance(fast, Event):
         assert fast == reference or repr(fast) == repr(reference)  # NaN != NaN
         assert type(fast) is type(reference)
-        assert type(fast.time.tzinfo) is type(reference.time.tzinfo)  # type: ignore[union-attr]
+        assert type(fast.time.tzinfo) is type(reference.time.tzinfo)
     else:
         assert fast == reference or fast[0] in {"header_mismatch", "invalid_header"}
 
