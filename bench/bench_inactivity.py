@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
 import time
 import uuid
@@ -181,6 +180,3 @@ async def _wait(predicate: Any, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark episode did not progress")
         await asyncio.sleep(0.005)
-
-
-__all__ = ["run", "statistics"]

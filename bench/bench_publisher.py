@@ -14,12 +14,12 @@ from aiokafka import AIOKafkaProducer
 from livekit.agents import AgentSession
 
 from bench.__main__ import BenchKafka
-from bench.bench_schemas import _mix as event_mix
+from bench.event_mix import event_mix
 from bench.report import BenchRow
 from lkbus.broker.ephemeral import free_port
 from lkbus.kafka import client_options
 from lkbus.settings import KafkaSettings, PublisherSettings, TopicSettings
-from lkbus.topics import TopicSpec, create_topics, project_topics
+from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
 from schemas import SessionContext, encode_session_event
 
@@ -206,6 +206,3 @@ async def _largest_stall(publisher: EventPublisher | None) -> float:
 
     await asyncio.gather(ticker(), *(emitter(s, i) for i, s in enumerate(sessions)))
     return largest * 1000
-
-
-__all__ = ["TopicSpec", "run"]
