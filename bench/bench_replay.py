@@ -16,7 +16,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.__main__ import BenchKafka
-from bench.event_mix import event_mix as _mix as event_mix
+from bench.event_mix import event_mix
 from bench.report import BenchRow
 from lkbus.kafka import client_options
 from lkbus.replay import EventFilter, ReplayOptions, replay
