@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import TopicPartition
 
-from schemas import DecodeError, Event
+from schemas import DecodeError, Event, decode
+
+
+class RawRecord(Protocol):
+    """What the runtime reads of a record (an aiokafka ConsumerRecord, or a replayed one)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +69,33 @@ class Undecodable:
     @property
     def tp(self) -> TopicPartition:
         return TopicPartition(self.topic, self.partition)
+
+
+def incoming(record: RawRecord) -> Incoming:
+    """Decode a raw record; `schemas.DecodeError` when it is not a valid event."""
+    headers = tuple(record.headers or ())
+    value = record.value or b""
+    return Incoming(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=value,
+        headers=headers,
+        event=decode(value, headers),
+    )
+
+
+def undecodable(record: RawRecord, error: DecodeError) -> Undecodable:
+    """A raw record that failed to decode, kept as it came."""
+    return Undecodable(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=record.value or b"",
+        headers=tuple(record.headers or ()),
+        error=error,
+    )

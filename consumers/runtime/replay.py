@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumers.runtime.consumer import ConsumerContext, EventConsumer
-from consumers.runtime.records import Incoming
+from consumers.runtime.records import Incoming, incoming
 from lkbus.replay.position import Beginning, End, Position
 from lkbus.replay.runner import ReplayOptions, open_source
-from lkbus.replay.source import ReadRequest, SourceRecord
+from lkbus.replay.source import ReadRequest
 from lkbus.settings import Settings
-from schemas import DecodeError, decode
+from schemas import DecodeError
 
 logger = logging.getLogger("lkbus.consumers.replay")
 
@@ -74,7 +74,7 @@ async def _handle(consumer: EventConsumer, batch: Any, run: ReplayRun) -> None:
     for record in batch:
         run.read += 1
         try:
-            good.append(_incoming(record))
+            good.append(incoming(record))
         except DecodeError as exc:
             run.undecodable += 1
             logger.warning(
@@ -98,18 +98,3 @@ async def _handle(consumer: EventConsumer, batch: Any, run: ReplayRun) -> None:
                 record.offset,
                 exc.__class__.__name__,
             )
-
-
-def _incoming(record: SourceRecord) -> Incoming:
-    headers = tuple(record.headers or ())
-    value = record.value or b""
-    return Incoming(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-        key=record.key,
-        value=value,
-        headers=headers,
-        event=decode(value, headers),
-    )

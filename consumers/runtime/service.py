@@ -15,7 +15,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -28,24 +28,12 @@ from consumers.runtime.consumer import ConsumerContext, EventConsumer
 from consumers.runtime.deadletter import dead_letter_headers
 from consumers.runtime.errors import ConsumerError
 from consumers.runtime.health import HealthServer
-from consumers.runtime.records import Incoming, Undecodable
+from consumers.runtime.records import Incoming, RawRecord, Undecodable, incoming, undecodable
 from lkbus.kafka import client_options, explain_connection_failure, faststream_security
 from lkbus.settings import Settings
-from schemas import DecodeError, decode
+from schemas import DecodeError
 
 logger = logging.getLogger("lkbus.consumers")
-
-
-class RawRecord(Protocol):
-    """What the runtime reads of an aiokafka ConsumerRecord."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
 
 
 class ConsumerService:
@@ -155,10 +143,10 @@ class ConsumerService:
         good: list[Incoming | Undecodable] = []
         for record in raw:
             try:
-                good.append(_incoming(record))
+                good.append(incoming(record))
             except DecodeError as exc:
                 if self.wants_raw:
-                    good.append(_undecodable(record, exc))
+                    good.append(undecodable(record, exc))
                 else:
                     await self._dead_letter(record, exc, reason=exc.reason.value)
         await self._handle(good, raw)
@@ -268,34 +256,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.service.ready.set()
         if self.service._health is not None:
             self.service._health.ready = True
-
-
-def _incoming(record: RawRecord) -> Incoming:
-    headers = tuple(record.headers or ())
-    value = record.value or b""
-    return Incoming(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-        key=record.key,
-        value=value,
-        headers=headers,
-        event=decode(value, headers),
-    )
-
-
-def _undecodable(record: RawRecord, error: DecodeError) -> Undecodable:
-    return Undecodable(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-        key=record.key,
-        value=record.value or b"",
-        headers=tuple(record.headers or ()),
-        error=error,
-    )
 
 
 async def _raw_body(msg: Any) -> Any:
