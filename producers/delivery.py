@@ -249,7 +249,7 @@ class Delivery:
                         record.topic,
                         record.value,
                         key=record.key,
-                        headers=list(record.headers),
+                        headers=record.headers,
                         timestamp_ms=record.timestamp_ms,
                     )
                 )

@@ -221,7 +221,7 @@ class EventPublisher:
                 topic=self._topic_of[record.family],
                 key=record.key,
                 value=record.value,
-                headers=tuple(record.headers),
+                headers=record.headers,
                 timestamp_ms=int(record.time * 1000),
             )
         )
