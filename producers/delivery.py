@@ -185,6 +185,7 @@ class Delivery:
             return self._start(self._probe())
         if self._memory:
             batch = [self._memory.popleft() for _ in range(min(_BATCH, len(self._memory)))]
+            self._in_flight = batch  # unsettled from now on, before the task first runs
             return self._start(self._send_from_memory(batch))
         if not self._journal.is_empty and not self._stopping:
             return self._start(self._send_from_journal(_BATCH))
@@ -210,7 +211,6 @@ class Delivery:
             self._append_to_journal(spill)
 
     async def _send_from_memory(self, batch: list[Indexed]) -> None:
-        self._in_flight = batch
         failed = await self._send([r for _, r in batch])
         self._in_flight = []
         if failed is None:

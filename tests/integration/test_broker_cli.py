@@ -81,3 +81,28 @@ def test_broker_that_exits_during_start_shows_its_log(broker_env: dict[str, str]
     assert "error: the broker exited with code" in result.stderr
     assert "heap" in result.stderr.lower(), "the tail of the broker's log explains why"
     assert _our_java_processes(tmp_path / "broker") == []
+
+
+async def test_a_cluster_id_that_starts_with_a_dash_formats(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import uuid
+
+    from lkbus.broker import LocalBroker
+    from lkbus.broker import local as local_module
+    from lkbus.settings import BrokerSettings
+
+    monkeypatch.setattr(local_module.uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xfb" + bytes(15)))  # "-wA..."
+    broker = LocalBroker(
+        BrokerSettings(
+            data_dir=tmp_path / "dash",
+            port=free_port(),
+            controller_port=free_port(),
+            jars_dir=Path(".lkbus/kafka-jars").resolve(),
+        )
+    )
+    try:
+        status = await broker.start()
+        assert status.running
+    finally:
+        broker.stop()
