@@ -89,10 +89,9 @@ async def test_a_cluster_id_that_starts_with_a_dash_formats(
     import uuid
 
     from lkbus.broker import LocalBroker
-    from lkbus.broker import local as local_module
     from lkbus.settings import BrokerSettings
 
-    monkeypatch.setattr(local_module.uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xfb" + bytes(15)))  # "-wA..."
+    monkeypatch.setattr("lkbus.broker.local.uuid.uuid4", lambda: uuid.UUID(bytes=b"\xfb" + bytes(15)))  # "-wA..."
     broker = LocalBroker(
         BrokerSettings(
             data_dir=tmp_path / "dash",
