@@ -91,7 +91,8 @@ async def test_a_cluster_id_that_starts_with_a_dash_formats(
     from lkbus.broker import LocalBroker
     from lkbus.settings import BrokerSettings
 
-    monkeypatch.setattr("lkbus.broker.local.uuid.uuid4", lambda: uuid.UUID(bytes=b"\xfb" + bytes(15)))  # "-wA..."
+    dash_first = uuid.UUID(bytes=b"\xfb" + bytes(15))  # base64url "-wA..."
+    monkeypatch.setattr("lkbus.broker.local.uuid.uuid4", lambda: dash_first)
     broker = LocalBroker(
         BrokerSettings(
             data_dir=tmp_path / "dash",
