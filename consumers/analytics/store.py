@@ -21,6 +21,7 @@ from consumers.analytics.rollups import RollupRow
 from consumers.analytics.summary import SessionSummary
 
 DEFAULT_DB_PATH = Path(".lkbus/analytics.duckdb")
+_ROWS_PER_STATEMENT = 200
 
 _DDL = (
     """
@@ -157,9 +158,14 @@ class DuckDBStore:
     def _write(self, sql: str, rows: list[list[Any]]) -> int:
         if not rows:
             return 0
+        # One multi-row statement per chunk: DuckDB's executemany runs a statement per row.
+        head, _, placeholders = sql.rpartition(" VALUES ")
         try:
             self._conn.execute("BEGIN TRANSACTION")
-            self._conn.executemany(sql, rows)
+            for first in range(0, len(rows), _ROWS_PER_STATEMENT):
+                chunk = rows[first : first + _ROWS_PER_STATEMENT]
+                statement = f"{head} VALUES " + ", ".join([placeholders] * len(chunk))
+                self._conn.execute(statement, [value for row in chunk for value in row])
             self._conn.execute("COMMIT")
         except duckdb.Error as exc:
             self._conn.execute("ROLLBACK")
