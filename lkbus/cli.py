@@ -17,6 +17,7 @@ from consumers.archival.cli import archive_app
 from lkbus.broker import LocalBroker
 from lkbus.errors import LkbusError
 from lkbus.replay.cli import register as register_replay_commands
+from lkbus.schemas_cli import schemas_app
 from lkbus.settings import Settings, load_settings, redacted_dump
 from lkbus.topics import create_topics, describe_topics, list_topics, project_topics
 
@@ -35,6 +36,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(analytics_app, name="analytics")
 app.add_typer(archive_app, name="archive")
+app.add_typer(schemas_app, name="schemas")
 register_replay_commands(app)
 
 out = Console(width=None if sys.stdout.isatty() else 140)
