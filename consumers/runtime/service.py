@@ -14,7 +14,8 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -91,6 +92,7 @@ class ConsumerService:
             session_timeout_ms=c.session_timeout_ms,
             heartbeat_interval_ms=max(100, c.session_timeout_ms // 3),
             listener=_Rebalance(self),
+            parser=_tolerant_parser,
             decoder=_raw_body,
         )
         subscriber(self._on_batch)
@@ -256,6 +258,30 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.service.ready.set()
         if self.service._health is not None:
             self.service._health.ready = True
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderlessView:
+    """What FastStream's batch parser reads of a record, without the headers it would decode."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[()] = ()
+
+
+async def _tolerant_parser(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream decodes every header as UTF-8 and fails the whole batch on one that is not; hide
+    the headers from it (the runtime reads the raw records, and dead-letters bad headers itself)."""
+    views = tuple(
+        _HeaderlessView(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value) for r in records
+    )
+    message = await original(views)
+    message.raw_message = records
+    return message
 
 
 async def _raw_body(msg: Any) -> Any:

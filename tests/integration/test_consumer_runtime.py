@@ -48,6 +48,7 @@ BAD_RECORDS: dict[str, tuple[bytes, list[tuple[str, bytes]]]] = {
         orjson.dumps({k: v for k, v in orjson.loads(ended(1)[1]).items() if k != "session_id"}),
         [],
     ),
+    "bad_header_bytes": (ended(1)[1], [("ce_type", b"\xff\xfe not utf-8")]),
 }
 
 
@@ -139,6 +140,7 @@ async def test_poison_records_are_dead_lettered_and_the_rest_go_on(
             "unsupported_version",
             "missing_field",
             "header_mismatch",
+            "invalid_header",
             "PoisonRecordError",
         ]
     ), reasons
