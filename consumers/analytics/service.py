@@ -43,6 +43,7 @@ class AnalyticsConsumer(EventConsumer):
         self._ended_at: dict[str, float] = {}
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
+        self._summarised: set[str] = set()
 
     def subscriptions(self, settings: Settings) -> list[str]:
         return list(settings.topics.event_topics)
@@ -56,7 +57,10 @@ class AnalyticsConsumer(EventConsumer):
         )
         self.analytics_topic = context.settings.topics.name(context.settings.topics.analytics_sessions)
         a.db_path.parent.mkdir(parents=True, exist_ok=True)
-        DuckDBStore(a.db_path).close()  # creates the schema; writes reopen it briefly, so reports can read
+        with DuckDBStore(
+            a.db_path
+        ) as store:  # creates the schema; writes reopen it briefly, so reports can read
+            self._summarised = store.session_ids()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
     async def stop(self) -> None:
@@ -74,6 +78,11 @@ class AnalyticsConsumer(EventConsumer):
             for record in batch:
                 event = record.event
                 sid = event.session_id
+                if sid in self._summarised:
+                    # Delivered again after its summary was stored (a crash, a rebalance): a new,
+                    # partial summary must not replace the whole one. Windows still take it once.
+                    self._add_to_window(record)
+                    continue
                 accumulator = self.sessions.get(sid)
                 if accumulator is None:
                     accumulator = self.sessions[sid] = SessionAccumulator(sid)
@@ -83,10 +92,14 @@ class AnalyticsConsumer(EventConsumer):
                     self._agent.setdefault(sid, agent_of(event))
                     if accumulator.ended and sid not in self._ended_at:
                         self._ended_at[sid] = time.monotonic()
-                    if self.rollups.add(event):
-                        key = (agent_of(event), window_start_of(event.time, self.settings.window_s))
-                        self._window_offsets.setdefault(key, {}).setdefault(record.tp, record.offset)
+                    self._add_to_window(record)
             await self._emit_due(time.monotonic(), datetime.now(UTC))
+
+    def _add_to_window(self, record: Incoming) -> None:
+        event = record.event
+        if self.rollups.add(event):
+            key = (agent_of(event), window_start_of(event.time, self.settings.window_s))
+            self._window_offsets.setdefault(key, {}).setdefault(record.tp, record.offset)
 
     def commit_offsets(self, processed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         result = dict(processed)
@@ -114,11 +127,17 @@ class AnalyticsConsumer(EventConsumer):
     async def _emit_due(self, monotonic_now: float, now: datetime) -> None:
         a = self.settings
         done: list[SessionSummary] = []
+        # While a backlog is read, a session's other records may still be behind in another
+        # partition: only a complete session is summarised then, never one that merely looks
+        # ended or idle on the wall clock.
+        live = self.context.caught_up()
         for sid, accumulator in list(self.sessions.items()):
             ended_at = self._ended_at.get(sid)
-            if accumulator.complete or (ended_at is not None and monotonic_now - ended_at >= a.end_grace_s):
+            if accumulator.complete or (
+                live and ended_at is not None and monotonic_now - ended_at >= a.end_grace_s
+            ):
                 done.append(accumulator.summary())
-            elif accumulator.is_idle(now, a.idle_timeout_s):
+            elif live and accumulator.is_idle(now, a.idle_timeout_s):
                 done.append(accumulator.summary(now, idle_timeout_s=a.idle_timeout_s))
         # Wall-clock time closes windows only once the backlog is read: while catching up, a
         # window's later events may still be in another partition's backlog.
@@ -133,6 +152,7 @@ class AnalyticsConsumer(EventConsumer):
         self._write(done, rows)
         for summary in done:
             self._forget(summary.session_id)
+            self._summarised.add(summary.session_id)
         for row in rows:
             self._window_offsets.pop((row.agent_name, row.window_start), None)
 
@@ -148,7 +168,11 @@ class AnalyticsConsumer(EventConsumer):
     def _write(self, summaries: list[SessionSummary], rows: list[RollupRow]) -> None:
         with DuckDBStore(self.settings.db_path) as store:
             if summaries:
-                store.upsert_sessions(summaries)
+                # Another instance (before a rebalance, or before a crash) may have stored a fuller
+                # summary of the same session: a re-delivered part never replaces it.
+                stored = store.event_counts([s.session_id for s in summaries])
+                fuller = [s for s in summaries if s.events >= stored.get(s.session_id, 0)]
+                store.upsert_sessions(fuller)
                 self.summaries_written += len(summaries)
             if rows:
                 store.upsert_rollups(rows)

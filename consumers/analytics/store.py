@@ -213,6 +213,20 @@ class DuckDBStore:
         ]
         return self._write("INSERT OR REPLACE INTO rollups VALUES (" + ", ".join("?" * 10) + ")", values)
 
+    def event_counts(self, session_ids: list[str]) -> dict[str, int]:
+        """How many events the stored summary of each of these sessions counted."""
+        if not session_ids:
+            return {}
+        marks = ", ".join("?" * len(session_ids))
+        rows = self._run(
+            f"SELECT session_id, summary FROM sessions WHERE session_id IN ({marks})", session_ids
+        )
+        return {row[0]: SessionSummary.model_validate_json(row[1]).events for row in rows}
+
+    def session_ids(self) -> set[str]:
+        """Ids of every session summarised in the store."""
+        return {row[0] for row in self._run("SELECT session_id FROM sessions", [])}
+
     def sessions(
         self, since: datetime | None = None, until: datetime | None = None, agent: str | None = None
     ) -> list[SessionSummary]:

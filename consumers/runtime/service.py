@@ -35,6 +35,7 @@ from lkbus.settings import Settings
 from schemas import DecodeError
 
 logger = logging.getLogger("lkbus.consumers")
+_QUIET_S = 5.0
 
 
 class ConsumerService:
@@ -55,7 +56,7 @@ class ConsumerService:
             HealthServer(settings.consumer.health_port) if settings.consumer.health_port is not None else None
         )
         self.assigned: set[TopicPartition] = set()
-        self._last_batch_full = True
+        self._behind = True
         self._last_batch_at = 0.0
         self.ready = asyncio.Event()
         self.wants_raw = getattr(consumer, "wants_raw", False) is True
@@ -131,17 +132,17 @@ class ConsumerService:
             await self.stop()
 
     def caught_up(self) -> bool:
-        """The last batch was smaller than a full one, or none came for a second."""
+        """Every assigned partition was read to its end at the last batch, or nothing came for
+        `_QUIET_S` since the last batch or assignment (partitions with no records at all)."""
         if not self.ready.is_set():
             return False
-        return not self._last_batch_full or time.monotonic() - self._last_batch_at > 1.0
+        return not self._behind or time.monotonic() - self._last_batch_at > _QUIET_S
 
     # --- one batch ------------------------------------------------------------------------------
 
     async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
         raw: Sequence[RawRecord] = msg.raw_message
         started = time.perf_counter()
-        self._last_batch_full = len(raw) >= self.settings.consumer.max_batch
         good: list[Incoming | Undecodable] = []
         for record in raw:
             try:
@@ -202,16 +203,25 @@ class ConsumerService:
         for record in raw:
             tp = TopicPartition(record.topic, record.partition)
             processed[tp] = max(processed.get(tp, 0), record.offset + 1)
-        consumer = msg.consumer
-        for tp, offset in processed.items():
-            highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
-            if highwater is not None:
-                metrics.LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, highwater - offset))
+        consumer: Any = msg.consumer
+        behind = False
+        for tp in self.assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                behind = True
+                continue
+            position = processed.get(tp)
+            if position is None:
+                position = await consumer.position(tp)
+            lag = max(0, highwater - position)
+            behind = behind or lag > 0
+            metrics.LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag)
+        self._behind = behind
         if not self.commit:
             return
         offsets = {tp: o for tp, o in self.consumer.commit_offsets(processed).items() if tp in self.assigned}
         if offsets:
-            await consumer.commit(offsets)  # type: ignore[call-arg]
+            await consumer.commit(offsets)
 
     async def _dead_letter(self, record: RawRecord, error: BaseException, reason: str | None = None) -> None:
         headers = dead_letter_headers(
@@ -254,6 +264,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.service.assigned |= set(assigned)
+        self.service._behind = True  # until a batch shows the new partitions read to their end
+        self.service._last_batch_at = time.monotonic()
         await self.service.consumer.on_assigned(set(assigned))
         self.service.ready.set()
         if self.service._health is not None:
