@@ -9,12 +9,12 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_BROKER_DIR := .lkbus/test-broker
-CODE := lkbus schemas producers consumers bench tests examples
+CODE := lkbus schemas producers consumers bench tests examples reliability
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install demo test unit lint typecheck bench broker-start broker-stop clean
+.PHONY: help install demo test unit lint typecheck bench reliability reliability-quick broker-start broker-stop clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ typecheck: install  ## mypy --strict.
 bench: install  ## Benchmarks, each beside a bare baseline measured in the same run.
 	LKBUS_TEST_BROKER_DIR=.lkbus/bench-broker $(BIN)/python -m bench; status=$$?; \
 	  LKBUS_BROKER__DATA_DIR=.lkbus/bench-broker $(BIN)/lkbus broker stop >/dev/null; exit $$status
+
+reliability: install  ## The fault suite (own broker, 200 REAL sessions, 8 scenarios, ~30 min): table + docs/reliability.md.
+	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
+
+reliability-quick: install  ## A smoke run of the fault suite (~7 min).
+	$(BIN)/python -m reliability --quick
 
 broker-start: install  ## Start the local broker (127.0.0.1:9092).
 	$(BIN)/lkbus broker start
