@@ -332,7 +332,14 @@ class LocalBroker:
     def _format(self, base: list[str], config: Path) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         # `=` keeps an id that starts with "-" (base64url may) from reading as an option.
-        command = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)]
+        command = [
+            *base,
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(config),
+        ]
         result = subprocess.run(
             [*command, *self._scram_arguments()],
             capture_output=True,
