@@ -50,6 +50,8 @@ class CommandListener:
                 await self._consume()
             except (KafkaError, OSError) as exc:
                 logger.warning("command listener lost Kafka (%s); retrying", exc.__class__.__name__)
+            except Exception:
+                logger.exception("command listener failed; retrying")
             finally:
                 await self._close()
             if not self._stopping.is_set():
@@ -66,6 +68,8 @@ class CommandListener:
         self._consumer = consumer
         await consumer.start()
         partitions = await self._partitions()
+        if not partitions:  # stopping before the topic could be read
+            return
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:

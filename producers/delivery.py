@@ -74,6 +74,7 @@ class Delivery:
         self._inbox: collections.deque[Indexed] = collections.deque()
         self._memory: collections.deque[Indexed] = collections.deque()
         self._in_flight: list[Indexed] = []
+        self._in_flight_copy: int | None = None
         self._producer: AIOKafkaProducer | None = None
         self._available = False
         self._next_probe = 0.0
@@ -156,6 +157,7 @@ class Delivery:
                     )
                     self._enter_outage()
                     self._spill_memory()
+                    self._copy_in_flight()
                 self._settle_waiters()
                 self._update_gauges()
                 await self._sleep()
@@ -210,9 +212,19 @@ class Delivery:
                 spill.append(inbox.popleft()[1])
             self._append_to_journal(spill)
 
+    def _copy_in_flight(self) -> None:
+        """Journal a copy of the batch Kafka has not acknowledged, in front of everything, so a
+        crash now loses nothing; the copy is dropped again once the batch's outcome is known."""
+        records = [r for _, r in self._in_flight]
+        if records and self._in_flight_copy is None and self._journal.prepend(records) == len(records):
+            self._in_flight_copy = self._journal.first_segment
+
     async def _send_from_memory(self, batch: list[Indexed]) -> None:
         failed = await self._send([r for _, r in batch])
         self._in_flight = []
+        if self._in_flight_copy is not None:
+            self._journal.discard(self._in_flight_copy)
+            self._in_flight_copy = None
         if failed is None:
             return
         retry = [batch[i][1] for i in failed] + [r for _, r in self._memory]

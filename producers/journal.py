@@ -171,6 +171,16 @@ class Journal:
             self._sizes[first] = sum(len(f) for f in frames)
         return len(frames)
 
+    @property
+    def first_segment(self) -> int | None:
+        """The segment read first (the last one prepended), if any."""
+        return self._segments[0] if self._segments else None
+
+    def discard(self, segment: int) -> None:
+        """Delete a segment no one has started reading (a copy that turned out not to be needed)."""
+        if segment in self._segments and segment != self._head_segment:
+            self._delete_segment(segment)
+
     def peek(self, limit: int) -> list[JournalRecord]:
         """Up to `limit` records from the front, without consuming them."""
         if self._head_pos >= len(self._head) and not self._load_head():

@@ -218,3 +218,44 @@ async def test_handlers_never_raise_into_the_sdk(
     seqs = await seqs_in_kafka(kafka, topics, "junk-1")
     assert seqs == list(range(1, len(seqs) + 1)), "junk leaves no gap in seq"
     assert len(seqs) > 5, "the real events around the junk were published"
+
+
+async def test_a_worker_killed_while_kafka_is_away_loses_nothing_in_flight(
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
+) -> None:
+    """The batch aiokafka holds when the broker goes away is journaled too: a SIGKILL then loses none."""
+    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
+    topics = TopicSettings(prefix=unique("inflight") + ".", partitions=3)
+    await create_topics(kafka, project_topics(topics))
+    journal = tmp_path / "journal"
+    worker_code = _WORKER.replace("send_timeout_s=1", "send_timeout_s=1, buffer_max_events=100000")
+    spilled = 0
+    with subprocess.Popen(
+        [sys.executable, "-c", worker_code, kafka.bootstrap_servers, topics.prefix, str(journal)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as worker:
+        try:
+            assert worker.stdout is not None
+            lines = iter(worker.stdout)
+            for _ in range(5):
+                next(lines)  # a few turns delivered while Kafka is up
+            await asyncio.to_thread(own_broker.stop)
+            for line in lines:
+                spilled = int(line)
+                if spilled >= 30:
+                    break
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+    assert spilled >= 30
+    await own_broker.start()
+    async with EventPublisher(kafka, topics, PublisherSettings(journal_dir=journal)) as publisher:
+        deadline = time.monotonic() + 60
+        while publisher.stats().resent == 0 or publisher.stats().journal_bytes:
+            assert time.monotonic() < deadline, f"journal not sent: {publisher.stats()}"
+            await asyncio.sleep(0.1)
+        resent = publisher.stats().resent
+    seqs = sorted(set(await seqs_in_kafka(kafka, topics, "crash-1")))
+    assert resent > 0, "the killed worker's journal was sent"
+    assert seqs == list(range(1, len(seqs) + 1)), "no gap: the batch in flight was journaled before the kill"

@@ -114,3 +114,14 @@ def test_files_are_private_to_the_owner(tmp_path: Path) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for path in folder.iterdir():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_a_discarded_copy_is_gone_and_the_rest_stays_in_order(tmp_path: Path) -> None:
+    journal = make(tmp_path, segment_bytes=1 << 20)
+    journal.append([rec(i) for i in range(5, 8)])
+    journal.prepend([rec(i) for i in range(5)])
+    copy = journal.first_segment
+    assert copy is not None
+    journal.prepend([rec(100)])
+    journal.discard(copy)
+    assert drain(journal) == [100, 5, 6, 7]
