@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from aiokafka import TopicPartition
 
+from lkbus.replay.source import SourceRecord
 from schemas import DecodeError, Event, decode
 
-
-class RawRecord(Protocol):
-    """What the runtime reads of a record (an aiokafka ConsumerRecord, or a replayed one)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+RawRecord = SourceRecord
+"""What the runtime reads of a record: an aiokafka ConsumerRecord, or a replayed one."""
 
 
 @dataclass(frozen=True, slots=True)
