@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import time as _time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -185,7 +185,6 @@ class _Fragments(NamedTuple):
     ``orjson.dumps`` writes for the envelope dict of ``_record_slow``.
     """
 
-    ctx: SessionContext
     family: TopicFamily
     type_name: str
     middle: bytes
@@ -200,8 +199,7 @@ class _Fragments(NamedTuple):
 
 _HEAD = b'{"specversion":' + orjson.dumps(SPEC_VERSION) + b',"id":"'
 _DATA_KEY = b',"data":'
-_FRAGMENTS: dict[tuple[str, int], _Fragments] = {}
-_MAX_FRAGMENTS = 4096
+_VALUE = _HEAD + b"%s%s%s%s%d" + _DATA_KEY + b"%s}"
 
 
 def _fragments(type_name: str, ctx: SessionContext) -> _Fragments | None:
@@ -241,7 +239,6 @@ def _fragments(type_name: str, ctx: SessionContext) -> _Fragments | None:
     except (orjson.JSONEncodeError, AttributeError, UnicodeEncodeError):
         return None
     frags = _Fragments(
-        ctx,
         meta.family,
         type_name,
         middle,
@@ -253,22 +250,12 @@ def _fragments(type_name: str, ctx: SessionContext) -> _Fragments | None:
         (HEADER_CONTENT_TYPE, _CONTENT_TYPE_BYTES),
         (SCHEMA_VERSION_HEADER, meta.version_bytes),
     )
-    if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
-        _FRAGMENTS.clear()
-    # Keyed by id(ctx): the entry holds ctx, so the id cannot be reused while cached.
-    _FRAGMENTS[(type_name, id(ctx))] = frags
+    ctx.encoder_cache[type_name] = frags
     return frags
 
 
 _orjson_dumps = orjson.dumps
-_new_record = object.__new__
-_SLOTS = EncodedRecord.__dict__
-_set_family = _SLOTS["family"].__set__
-_set_type = _SLOTS["type"].__set__
-_set_key = _SLOTS["key"].__set__
-_set_value = _SLOTS["value"].__set__
-_set_headers = _SLOTS["headers"].__set__
-_set_time = _SLOTS["time"].__set__
+_new_record = tuple.__new__
 
 
 def _record(
@@ -279,8 +266,8 @@ def _record(
     event_time: float,
 ) -> EncodedRecord:
     """Encode a session-scoped event: envelope bytes from cached fragments, data dumped once."""
-    frags = _FRAGMENTS.get((type_name, id(ctx)))
-    if frags is None or frags[0] is not ctx:
+    frags = ctx.encoder_cache.get(type_name)
+    if frags is None:
         frags = _fragments(type_name, ctx)
     if frags is None or type(seq) is not int or seq > _UINT64_MAX or seq < _INT64_MIN:
         return _record_slow(
@@ -292,7 +279,7 @@ def _record(
             seq=seq,
             ctx=ctx,
         )
-    _, family, type_name, middle, tail, key, h_spec, h_type, h_source, h_ctype, h_version = frags
+    family, type_name, middle, tail, key, h_spec, h_type, h_source, h_ctype, h_version = frags
     event_id = uuid7_bytes()
     second, micro = divmod(round(event_time * 1_000_000), 1_000_000)
     cached = _second_cache
@@ -303,28 +290,21 @@ def _record(
         data_bytes = _orjson_dumps(data, default=_json_default)
     except orjson.JSONEncodeError:
         data_bytes = _dumps(data, type_name)
-    value = b"".join([_HEAD, event_id, middle, time_bytes, tail, b"%d" % seq, _DATA_KEY, data_bytes, b"}"])
-    record: EncodedRecord = _new_record(EncodedRecord)
-    _set_family(record, family)
-    _set_type(record, type_name)
-    _set_key(record, key)
-    _set_value(record, value)
-    _set_headers(
-        record,
-        [h_spec, (HEADER_ID, event_id), h_type, h_source, (HEADER_TIME, time_bytes), h_ctype, h_version],
-    )
-    _set_time(record, event_time)
-    return record
+    value = _VALUE % (event_id, middle, time_bytes, tail, seq, data_bytes)
+    headers = [h_spec, (HEADER_ID, event_id), h_type, h_source, (HEADER_TIME, time_bytes), h_ctype, h_version]
+    # The NamedTuple's own __new__ is a Python function; tuple.__new__ skips it.
+    return _new_record(EncodedRecord, (family, type_name, key, value, headers, event_time))
 
 
 class _SdkMapping:
     """The SDK-object mappers, imported on first use: they load livekit, which decoding never needs."""
 
     def __init__(self) -> None:
-        from schemas.sdk_mapping.agent import map_agent_event
+        from schemas.sdk_mapping.agent import TYPED_MAPPERS, map_agent_event
         from schemas.sdk_mapping.room import RoomArgs, map_room_event
 
         self.map_agent_event = map_agent_event
+        self.typed_agent_mappers = TYPED_MAPPERS
         self.map_room_event = map_room_event
         self.RoomArgs = RoomArgs
 
@@ -346,8 +326,25 @@ def encode_session_event(
     ``text_transform`` is applied to transcripts and chat message text; a None result
     drops the text (the field becomes null).
     """
-    type_name, data, created_at = _sdk().map_agent_event(ev, text_transform)
+    entry = _agent_mappers.get(type(ev))
+    if entry is not None:
+        created_at = getattr(ev, "created_at", None)
+        if type(created_at) is float:
+            type_name, mapper = entry
+            return _record(type_name, mapper(ev, text_transform), ctx, seq, created_at)
+    type_name, data, created_at = _map_agent_event(ev, text_transform)
     return _record(type_name, data, ctx, seq, created_at)
+
+
+_agent_mappers: Mapping[type, tuple[str, Callable[[Any, TextTransform | None], dict[str, Any]]]] = {}
+"""SDK event class to (wire type, mapper): the mapping module's table once it is loaded."""
+
+
+def _map_agent_event(ev: object, tt: TextTransform | None) -> tuple[str, dict[str, Any], float]:
+    global _agent_mappers
+    sdk = _sdk()
+    _agent_mappers = sdk.typed_agent_mappers
+    return sdk.map_agent_event(ev, tt)
 
 
 def encode_room_event(

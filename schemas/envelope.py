@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny
 
@@ -43,10 +44,11 @@ class SessionContext:
     room_name: str | None = None
     room_sid: str | None = None
     participant_identity: str | None = None
+    encoder_cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The encoder's per-type byte fragments for this session (internal)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedRecord:
+class EncodedRecord(NamedTuple):
     """A Kafka record ready to send: key = session id, value = envelope JSON."""
 
     family: TopicFamily

@@ -20,12 +20,8 @@ _last_ms = 0
 _counter = 0
 _prefix = b""
 """``unix_ts_ms`` of ``_last_ms`` as the first 13 characters (``xxxxxxxx-xxxx-``)."""
-
-
-def _ms_prefix(ms: int) -> bytes:
-    h = b"%012x" % (ms & _LOW_48)
-    return h[:8] + b"-" + h[8:] + b"-"
-
+_suffix = b""
+"""The variant and the random ``rand_b`` of ``_last_ms``, as the last 18 characters."""
 
 _RAND_A = [b"7%03x-" % counter for counter in range(_RAND_A_MAX + 1)]
 """The version nibble and the ``rand_a`` counter as hex, with the dash after them."""
@@ -33,35 +29,41 @@ _acquire = _lock.acquire
 _release = _lock.release
 
 
+def _new_millisecond(ms: int) -> int:
+    """Start millisecond ``ms``: new prefix, new random ``rand_b``; returns the counter's seed."""
+    global _last_ms, _prefix, _suffix
+    rand = _getrandbits(73)
+    h = b"%012x" % (ms & _LOW_48)
+    _last_ms = ms
+    _prefix = h[:8] + b"-" + h[8:] + b"-"
+    _suffix = (_VARIANT | (rand & _RAND_B_MASK)).to_bytes(8, "big").hex("-", 6).encode()
+    return rand >> 62
+
+
 def uuid7_bytes() -> bytes:
     """A new UUIDv7 as ASCII bytes (what the encoder writes to the value and headers)."""
-    global _last_ms, _counter, _prefix
-    rand = _getrandbits(73)
+    global _counter
     _acquire()
     try:
         ms = _time_ns() // 1_000_000
         if ms > _last_ms:
-            _last_ms = ms
-            _counter = counter = rand >> 62
-            _prefix = prefix = _ms_prefix(ms)
+            _counter = counter = _new_millisecond(ms)
         else:
             _counter = counter = _counter + 1
             if counter > _RAND_A_MAX:
-                _last_ms += 1
-                _counter = counter = rand >> 62
-                _prefix = _ms_prefix(_last_ms)
-            prefix = _prefix
+                _counter = counter = _new_millisecond(_last_ms + 1)
+        return _prefix + _RAND_A[counter] + _suffix
     finally:
         _release()
-    rand_b = (_VARIANT | (rand & _RAND_B_MASK)).to_bytes(8, "big").hex("-", 6).encode()
-    return prefix + _RAND_A[counter] + rand_b
 
 
 def uuid7() -> str:
     """Return a new UUIDv7 string; ids from one process sort in creation order.
 
     The 12-bit ``rand_a`` field is a counter seeded randomly each millisecond
-    (RFC 9562 method 1), the 62 ``rand_b`` bits are random (a per-process generator
-    seeded from the OS and re-seeded after fork: unique, not secret).
+    (RFC 9562 method 1); the 62 ``rand_b`` bits are drawn at random once per
+    millisecond (a per-process generator seeded from the OS and re-seeded after fork:
+    unique, not secret), so ids of one millisecond differ by the counter and ids of two
+    processes by ``rand_b``.
     """
     return uuid7_bytes().decode("ascii")

@@ -283,7 +283,7 @@ MAPPERS: dict[type, tuple[str, Mapper]] = {
 """SDK event class to (SDK event name, mapper)."""
 
 
-_TYPED_MAPPERS: dict[type, tuple[str, Mapper]] = {
+TYPED_MAPPERS: dict[type, tuple[str, Mapper]] = {
     cls: (AGENT_PREFIX + name, mapper) for cls, (name, mapper) in MAPPERS.items()
 }
 """SDK event class (or subclass, added on first sight) to (wire event type, mapper)."""
@@ -292,13 +292,13 @@ _TYPED_MAPPERS: dict[type, tuple[str, Mapper]] = {
 def map_agent_event(ev: object, tt: TextTransform | None) -> tuple[str, dict[str, Any], float]:
     """Return (event type, wire data, created_at) for an AgentSession event object."""
     cls = type(ev)
-    entry = _TYPED_MAPPERS.get(cls)
+    entry = TYPED_MAPPERS.get(cls)
     if entry is None:
         for base, (name, mapper) in MAPPERS.items():
             if isinstance(ev, base):
                 entry = (AGENT_PREFIX + name, mapper)
-                if len(_TYPED_MAPPERS) < 256:
-                    _TYPED_MAPPERS[cls] = entry
+                if len(TYPED_MAPPERS) < 256:
+                    TYPED_MAPPERS[cls] = entry
                 break
         else:
             raise UnsupportedEvent(f"no schema for {class_name(ev)}")

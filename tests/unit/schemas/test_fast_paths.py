@@ -283,3 +283,25 @@ def test_mutated_values_decode_as_the_reference(mutation: bytes, index: int) -> 
     value = orjson.dumps(body).replace(b'"@@M@@"', mutation)
     record = _record_with(OVERLAP, {"detected_at": 1.0})
     _same_both_ways(value, record.headers)
+
+
+def test_plain_converts_nested_models_and_only_those() -> None:
+    from pydantic import BaseModel
+
+    from schemas.sdk_mapping.common import plain
+
+    class Inner(BaseModel):
+        x: int
+
+    class Outer(BaseModel):
+        name: str
+        count: int | None
+        inner: Inner | None
+        either: Inner | str
+        items: list[Inner]
+
+    out = plain(Outer(name="n", count=None, inner=Inner(x=1), either=Inner(x=2), items=[Inner(x=3)]))
+    assert out["inner"] == {"x": 1}
+    assert out["either"] == {"x": 2}
+    assert out["items"] == [Inner(x=3)]  # lists are left to the JSON encoder's default
+    assert plain(Outer(name="n", count=1, inner=None, either="s", items=[]))["either"] == "s"
