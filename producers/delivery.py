@@ -32,6 +32,8 @@ ProducerFactory = Callable[[], AIOKafkaProducer]
 
 _BATCH = 4000
 _PROBE_BATCH = 100
+_WAKE_BACKLOG = 1000
+"""Records waiting in the inbox that wake the loop even while a batch is in flight."""
 _DROP_LOG_INTERVAL_S = 10.0
 
 
@@ -82,6 +84,7 @@ class Delivery:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._sleeping = False
+        self._backlog_wake = False
         self._stopping = False
         self._waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
         self._spill_requested = False
@@ -97,9 +100,13 @@ class Delivery:
         """Queue a record for delivery; returns its index (for `flush`). Never blocks, never raises."""
         index = next(self._indexes)
         self._counter = index
-        self._inbox.append((index, record))
-        if self._sleeping and self._loop is not None:
+        inbox = self._inbox
+        inbox.append((index, record))
+        if (self._sleeping or (len(inbox) >= _WAKE_BACKLOG and not self._backlog_wake)) and self._loop:
+            # Each wake costs the agent's thread a GIL hand-over, so they are few: when the
+            # loop is idle, or when a backlog built up behind a batch waiting for its acks.
             self._sleeping = False
+            self._backlog_wake = True
             self._loop.call_soon_threadsafe(self._wake.set)
         return index
 
@@ -201,6 +208,7 @@ class Delivery:
 
     def _route_inbox(self) -> None:
         inbox, memory = self._inbox, self._memory
+        self._backlog_wake = False
         if self._available and self._journal.is_empty:
             room = self._buffer_max - len(memory)
             while inbox and room > 0:
@@ -387,8 +395,16 @@ class Delivery:
 
     async def _sleep(self) -> None:
         self._wake.clear()
-        self._sleeping = True
-        if self._inbox or self._spill_requested or (self._stopping and self._sending is None):
+        # While a batch is in flight, new records wait for its outcome (which wakes this loop);
+        # while Kafka is away, each one is journaled at once.
+        self._sleeping = self._sending is None or not self._available
+        waiting = len(self._inbox)
+        if (
+            (waiting and self._sleeping)
+            or waiting >= _WAKE_BACKLOG
+            or self._spill_requested
+            or (self._stopping and self._sending is None)
+        ):
             self._sleeping = False
             return
         if self._sending is not None:

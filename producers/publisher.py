@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from producers.attachment import SessionPublication
 
+_new_tuple = tuple.__new__
+
 logger = logging.getLogger("lkbus.producers")
 
 
@@ -216,13 +218,11 @@ class EventPublisher:
 
     def publish(self, record: EncodedRecord) -> None:
         """Queue an encoded record; never blocks and never raises."""
+        # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs on the agent's loop.
         self._delivery.submit(
-            JournalRecord(
-                topic=self._topic_of[record.family],
-                key=record.key,
-                value=record.value,
-                headers=record.headers,
-                timestamp_ms=int(record.time * 1000),
+            _new_tuple(
+                JournalRecord,
+                (self._topic_of[record.family], record.key, record.value, record.headers, int(record.time * 1000)),
             )
         )
 
