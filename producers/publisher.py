@@ -222,7 +222,13 @@ class EventPublisher:
         self._delivery.submit(
             _new_tuple(
                 JournalRecord,
-                (self._topic_of[record.family], record.key, record.value, record.headers, int(record.time * 1000)),
+                (
+                    self._topic_of[record.family],
+                    record.key,
+                    record.value,
+                    record.headers,
+                    int(record.time * 1000),
+                ),
             )
         )
 
