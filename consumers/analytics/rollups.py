@@ -1,7 +1,8 @@
 """Rollups per agent name and minute: tumbling windows on event time with allowed lateness.
 
 ``RollupWindow`` is the pure, mergeable fold of one (agent, window) and is idempotent: it
-counts each (session, seq) once, so a replayed or duplicated event changes nothing.
+counts each (session, seq) once, so a replayed or duplicated event changes nothing, and two
+folds of the same window written by different consumer instances merge into the whole.
 ``Rollups`` routes events to windows, tracks which sessions are live, and hands out the
 windows the watermark has closed.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from consumers.analytics.stats import LatencyStats
@@ -134,6 +136,46 @@ class RollupWindow:
             {**self.samples, **other.samples},
         )
 
+    def to_json(self) -> bytes:
+        """The fold as JSON, for ``from_json``: what the store merges windows written apart."""
+        return orjson.dumps(
+            {
+                "agent_name": self.agent_name,
+                "window_start": self.window_start.timestamp(),
+                "window_s": self.window_s,
+                "started": sorted(self.started),
+                "ended": self.ended,
+                "active": sorted(self.active),
+                "away": sorted(self.away),
+                "prompts": sorted(self.prompts),
+                "samples": sorted(
+                    [sid, seq, [list(p) for p in pairs]] for (sid, seq), pairs in self.samples.items()
+                ),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> RollupWindow:
+        """The fold ``to_json`` wrote; ValueError when ``raw`` is not one."""
+        try:
+            d = orjson.loads(raw)
+            return cls(
+                str(d["agent_name"]),
+                datetime.fromtimestamp(float(d["window_start"]), UTC),
+                int(d["window_s"]),
+                {str(x) for x in d["started"]},
+                {str(k): str(v) for k, v in d["ended"].items()},
+                {str(x) for x in d["active"]},
+                {(str(sid), int(seq)) for sid, seq in d["away"]},
+                {(str(sid), int(seq)) for sid, seq in d["prompts"]},
+                {
+                    (str(sid), int(seq)): tuple((str(kind), float(value)) for kind, value in pairs)
+                    for sid, seq, pairs in d["samples"]
+                },
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not a rollup window fold: {exc}") from exc
+
     def closed(self, watermark: datetime, allowed_lateness_s: float) -> bool:
         """Whether the watermark has passed the window's end plus the allowed lateness."""
         return watermark >= self.window_end + timedelta(seconds=allowed_lateness_s)
@@ -230,6 +272,10 @@ class Rollups:
 
     def pop_closed(self, watermark: datetime | None = None) -> list[RollupRow]:
         """Remove and return the rows of windows closed at ``watermark`` (default: the current one)."""
+        return [w.row() for w in self.pop_closed_windows(watermark)]
+
+    def pop_closed_windows(self, watermark: datetime | None = None) -> list[RollupWindow]:
+        """Remove and return the folds of windows closed at ``watermark`` (default: the current one)."""
         mark = watermark or self.watermark
         if mark is None:
             return []
@@ -245,11 +291,15 @@ class Rollups:
 
     def flush(self) -> list[RollupRow]:
         """Remove and return every open window's row, closed or not (at shutdown)."""
+        return [w.row() for w in self.flush_windows()]
+
+    def flush_windows(self) -> list[RollupWindow]:
+        """Remove and return every open window's fold, closed or not (at shutdown)."""
         windows = sorted(self._windows.values(), key=lambda w: (w.window_start, w.agent_name))
         return [self._finish(w) for w in windows]
 
-    def _finish(self, window: RollupWindow) -> RollupRow:
+    def _finish(self, window: RollupWindow) -> RollupWindow:
         del self._windows[window.key]
         for sid in self._live_in(window):
             window.mark_active(sid)
-        return window.row()
+        return window

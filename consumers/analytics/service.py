@@ -1,8 +1,10 @@
 """The analytics consumer service: folds sessions into summaries and minutes into rollups.
 
-Summaries go to the analytics topic and the store; rollups to the store. Upserts are keyed by
-session and by (agent, window), and offsets are never committed past the first record of a
-session or window that is still open, so a crash, restart or rebalance rebuilds the same rows.
+Summaries go to the analytics topic and the store; rollups to the store. Summaries are upserted
+by session; window folds are merged with the stored fold of the same (agent, window), so
+instances that each saw part of a window add up to the whole. Offsets are never committed past
+the first record of a session or window that is still open, so a crash, restart or rebalance
+rebuilds the same rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
 
-from consumers.analytics.rollups import RollupRow, Rollups, agent_of, window_start_of
+from consumers.analytics.rollups import Rollups, RollupWindow, agent_of, window_start_of
 from consumers.analytics.store import DuckDBStore
 from consumers.analytics.summary import SessionAccumulator, SessionSummary
 from consumers.runtime import ConsumerContext, EventConsumer, Incoming
@@ -71,7 +73,7 @@ class AnalyticsConsumer(EventConsumer):
         async with self._lock:
             # Rows of windows still open are written as they stand; their offsets stay uncommitted,
             # so the next instance rebuilds them whole.
-            self._write([], self.rollups.flush())
+            self._write([], self.rollups.flush_windows())
 
     async def handle(self, batch: Sequence[Incoming]) -> None:
         async with self._lock:
@@ -144,17 +146,17 @@ class AnalyticsConsumer(EventConsumer):
         watermark = self.rollups.watermark
         if self.context.caught_up():
             watermark = max(watermark or now, now)
-        rows = self.rollups.pop_closed(watermark) if watermark is not None else []
-        if not done and not rows:
+        windows = self.rollups.pop_closed_windows(watermark) if watermark is not None else []
+        if not done and not windows:
             return
         for summary in done:
             await self._publish_summary(summary)
-        self._write(done, rows)
+        self._write(done, windows)
         for summary in done:
             self._forget(summary.session_id)
             self._summarised.add(summary.session_id)
-        for row in rows:
-            self._window_offsets.pop((row.agent_name, row.window_start), None)
+        for window in windows:
+            self._window_offsets.pop(window.key, None)
 
     async def _publish_summary(self, summary: SessionSummary) -> None:
         context = SessionContext(
@@ -165,7 +167,7 @@ class AnalyticsConsumer(EventConsumer):
         record = encode_event(SUMMARY_TYPE, summary.model_dump(mode="json"), context, 1, time.time())
         await self.context.publish(self.analytics_topic, record.key, record.value, record.headers)
 
-    def _write(self, summaries: list[SessionSummary], rows: list[RollupRow]) -> None:
+    def _write(self, summaries: list[SessionSummary], windows: list[RollupWindow]) -> None:
         with DuckDBStore(self.settings.db_path) as store:
             if summaries:
                 # Another instance (before a rebalance, or before a crash) may have stored a fuller
@@ -174,8 +176,9 @@ class AnalyticsConsumer(EventConsumer):
                 fuller = [s for s in summaries if s.events >= stored.get(s.session_id, 0)]
                 store.upsert_sessions(fuller)
                 self.summaries_written += len(summaries)
-            if rows:
-                store.upsert_rollups(rows)
+            if windows:
+                # Merged with what other instances (or this one before a crash) stored.
+                store.merge_rollups(windows)
 
     def _forget(self, sid: str) -> None:
         self.sessions.pop(sid, None)

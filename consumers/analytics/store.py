@@ -17,7 +17,7 @@ import duckdb
 import orjson
 
 from consumers.analytics.exceptions import StoreError, StoreLockedError, StoreNotFoundError
-from consumers.analytics.rollups import RollupRow
+from consumers.analytics.rollups import RollupRow, RollupWindow
 from consumers.analytics.summary import SessionSummary
 
 DEFAULT_DB_PATH = Path(".lkbus/analytics.duckdb")
@@ -56,6 +56,14 @@ _DDL = (
         PRIMARY KEY (agent_name, window_start)
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS rollup_folds (
+        agent_name VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        fold VARCHAR NOT NULL,
+        PRIMARY KEY (agent_name, window_start)
+    )
+    """,
 )
 
 
@@ -68,6 +76,14 @@ class AnalyticsStore(Protocol):
 
     def upsert_rollups(self, rows: Iterable[RollupRow]) -> int:
         """Insert or replace rows by (agent name, window start); returns how many were written."""
+        ...
+
+    def merge_rollups(self, windows: Iterable[RollupWindow]) -> list[RollupRow]:
+        """Merge window folds into the stored ones and store the merged rows; returns them.
+
+        Instances of one consumer group (or one instance before and after a crash) each
+        write the part of a window they saw; the stored row is always that of the union.
+        """
         ...
 
     def sessions(
@@ -212,6 +228,35 @@ class DuckDBStore:
             for r in rows
         ]
         return self._write("INSERT OR REPLACE INTO rollups VALUES (" + ", ".join("?" * 10) + ")", values)
+
+    def merge_rollups(self, windows: Iterable[RollupWindow]) -> list[RollupRow]:
+        """Merge window folds into the stored ones and store the merged rows; returns them."""
+        merged: dict[tuple[str, datetime], RollupWindow] = {}
+        for window in windows:
+            known = merged.get(window.key)
+            merged[window.key] = window if known is None else known.merge(window)
+        if not merged:
+            return []
+        keys = list(merged)
+        marks = ", ".join(["(?, ?)"] * len(keys))
+        stored = self._run(
+            "SELECT agent_name, window_start, fold FROM rollup_folds"
+            f" WHERE (agent_name, window_start) IN ({marks})",
+            [value for agent, start in keys for value in (agent, _naive(start))],
+        )
+        for agent, start, fold in stored:
+            key = (agent, start.replace(tzinfo=UTC))
+            try:
+                merged[key] = merged[key].merge(RollupWindow.from_json(fold))
+            except ValueError as exc:
+                raise StoreError(
+                    f"the stored rollup fold of {agent} at {start} is unreadable: {exc}"
+                ) from exc
+        folds = [[w.agent_name, _naive(w.window_start), w.to_json().decode()] for w in merged.values()]
+        rows = [w.row() for w in merged.values()]
+        self._write("INSERT OR REPLACE INTO rollup_folds VALUES (?, ?, ?)", folds)
+        self.upsert_rollups(rows)
+        return rows
 
     def event_counts(self, session_ids: list[str]) -> dict[str, int]:
         """How many events the stored summary of each of these sessions counted."""

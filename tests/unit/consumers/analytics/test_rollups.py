@@ -103,3 +103,18 @@ def test_events_without_agent_name_are_filed_under_unknown() -> None:
     rollups.add(Script("X", agent=None).started(1.0).events[0])
     (row,) = rollups.flush()
     assert row.agent_name == "unknown"
+
+
+def test_a_window_fold_round_trips_through_json() -> None:
+    a, b, _ = _sessions()
+    window = RollupWindow("support", T0)
+    for ev in a + b:
+        if window.accepts(ev):
+            window.add(ev)
+    window.mark_active("Z")
+    again = RollupWindow.from_json(window.to_json())
+    assert again == window
+    assert again.row() == window.row()
+    for bad in (b"", b"[]", b'{"agent_name": "x"}', b"\xff"):
+        with pytest.raises(ValueError, match="not a rollup window fold"):
+            RollupWindow.from_json(bad)

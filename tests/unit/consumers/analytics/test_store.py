@@ -112,3 +112,30 @@ def test_agent_name_falls_back_to_the_started_payload() -> None:
         store.upsert_sessions([fold_session(Script("x", agent=None).started().events)])
         (s,) = store.sessions()
     assert s.agent_name == "unknown"
+
+
+def test_window_folds_written_apart_merge_into_the_whole(tmp_path: Path) -> None:
+    """Two instances (or one before and after a crash) each store the part of a window they saw."""
+    scripts = [conversation("s1"), conversation("s2"), conversation("s3", agent="sales")]
+    whole = Rollups()
+    parts = [Rollups(), Rollups()]
+    for i, script in enumerate(scripts):
+        for ev in script.events:
+            whole.add(ev)
+            parts[i % 2].add(ev)
+            if i == 0:
+                parts[1].add(ev)  # seen by both: a duplicate across instances
+    expected = whole.flush()
+    path = tmp_path / "analytics.duckdb"
+    with DuckDBStore(path) as store:
+        first = store.merge_rollups(parts[0].flush_windows())
+        assert first != expected, "one part alone is partial"
+        store.merge_rollups(parts[1].flush_windows())
+        assert store.rollups() == expected
+    with DuckDBStore(path) as store:
+        again = Rollups()
+        for ev in scripts[1].events:
+            again.add(ev)
+        store.merge_rollups(again.flush_windows())  # a re-delivered part changes nothing
+        assert store.rollups() == expected
+        assert store.merge_rollups([]) == []
