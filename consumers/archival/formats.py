@@ -73,13 +73,17 @@ def _bytes(text: Any) -> bytes:
 
 def encode_line(record: Archivable) -> bytes:
     """One JSON line (with its newline) for a record."""
+    try:  # the common case in one pass: every header value is UTF-8 text
+        headers: list[list[Any]] = [[name, value.decode()] for name, value in record.headers]
+    except (UnicodeDecodeError, AttributeError):
+        headers = [[name, _text(value)] for name, value in record.headers]
     line: dict[str, Any] = {
         "topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
         "timestamp": record.timestamp_ms,
         "key": _text(record.key),
-        "headers": [[name, _text(value)] for name, value in record.headers],
+        "headers": headers,
         "value": _text(record.value),
         "valid": isinstance(record, Incoming),
     }

@@ -56,6 +56,8 @@ class ConsumerService:
             HealthServer(settings.consumer.health_port) if settings.consumer.health_port is not None else None
         )
         self.assigned: set[TopicPartition] = set()
+        self._committed: dict[TopicPartition, int] = {}
+        """The offsets this instance last committed, per partition it holds."""
         self._behind = True
         self._last_batch_at = 0.0
         self.ready = asyncio.Event()
@@ -219,9 +221,17 @@ class ConsumerService:
         self._behind = behind
         if not self.commit:
             return
-        offsets = {tp: o for tp, o in self.consumer.commit_offsets(processed).items() if tp in self.assigned}
+        committed = self._committed
+        offsets = {
+            tp: o
+            for tp, o in self.consumer.commit_offsets(processed).items()
+            if tp in self.assigned and committed.get(tp) != o
+        }
         if offsets:
+            # A consumer holding its commits back (an open file, an open session) asks for the
+            # same offsets batch after batch: only the ones that moved cost a round trip.
             await consumer.commit(offsets)
+            committed.update(offsets)
 
     async def _dead_letter(self, record: RawRecord, error: BaseException, reason: str | None = None) -> None:
         headers = dead_letter_headers(
@@ -260,10 +270,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.service.assigned -= set(revoked)
+        for tp in revoked:
+            self.service._committed.pop(tp, None)
         await self.service.consumer.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.service.assigned |= set(assigned)
+        for tp in assigned:
+            self.service._committed.pop(tp, None)
         self.service._behind = True  # until a batch shows the new partitions read to their end
         self.service._last_batch_at = time.monotonic()
         await self.service.consumer.on_assigned(set(assigned))
