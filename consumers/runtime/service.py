@@ -36,6 +36,8 @@ from schemas import DecodeError
 
 logger = logging.getLogger("lkbus.consumers")
 _QUIET_S = 5.0
+_LIVE_LAG_S = 1.0
+"""A partition whose last record read is this recent is read live, even with records still to read."""
 
 
 class ConsumerService:
@@ -57,6 +59,8 @@ class ConsumerService:
         )
         self.assigned: set[TopicPartition] = set()
         self._committed: dict[TopicPartition, int] = {}
+        self._latest_ms: dict[TopicPartition, int] = {}
+        """The newest record timestamp read from each partition."""
         """The offsets this instance last committed, per partition it holds."""
         self._behind = True
         self._last_batch_at = 0.0
@@ -134,8 +138,9 @@ class ConsumerService:
             await self.stop()
 
     def caught_up(self) -> bool:
-        """Every assigned partition was read to its end at the last batch, or nothing came for
-        `_QUIET_S` since the last batch or assignment (partitions with no records at all)."""
+        """At the last batch every assigned partition was read to its end or read live (its last
+        record less than `_LIVE_LAG_S` old), or nothing came for `_QUIET_S` since the last batch
+        or assignment (partitions with no records at all)."""
         if not self.ready.is_set():
             return False
         return not self._behind or time.monotonic() - self._last_batch_at > _QUIET_S
@@ -202,11 +207,14 @@ class ConsumerService:
 
     async def _commit(self, msg: KafkaMessage, raw: Sequence[RawRecord]) -> None:
         processed: dict[TopicPartition, int] = {}
+        latest = self._latest_ms
         for record in raw:
             tp = TopicPartition(record.topic, record.partition)
             processed[tp] = max(processed.get(tp, 0), record.offset + 1)
+            latest[tp] = max(latest.get(tp, 0), record.timestamp)
         consumer: Any = msg.consumer
         behind = False
+        live_since_ms = (time.time() - _LIVE_LAG_S) * 1000
         for tp in self.assigned:
             highwater = consumer.highwater(tp)
             if highwater is None:
@@ -216,7 +224,9 @@ class ConsumerService:
             if position is None:
                 position = await consumer.position(tp)
             lag = max(0, highwater - position)
-            behind = behind or lag > 0
+            # Records still to read count as a backlog only when what was just read is old:
+            # under live traffic the next records are always already on their way.
+            behind = behind or (lag > 0 and latest.get(tp, 0) < live_since_ms)
             metrics.LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag)
         self._behind = behind
         if not self.commit:
@@ -272,6 +282,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.service.assigned -= set(revoked)
         for tp in revoked:
             self.service._committed.pop(tp, None)
+            self.service._latest_ms.pop(tp, None)
         await self.service.consumer.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
