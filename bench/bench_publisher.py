@@ -78,7 +78,7 @@ async def _handler_cost(kafka: KafkaSettings, topics: TopicSettings) -> list[Ben
             _pct(encode_samples, 50),
             "µs",
             "encode alone",
-            "≈1x",
+            "",
         ),
         BenchRow(
             "agent-loop cost per event, p99",
@@ -86,7 +86,7 @@ async def _handler_cost(kafka: KafkaSettings, topics: TopicSettings) -> list[Ben
             _pct(encode_samples, 99),
             "µs",
             "encode alone",
-            "≈1x",
+            "",
         ),
     ]
 

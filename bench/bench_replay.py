@@ -60,7 +60,7 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
             statistics.median(bare_decode),
             "records/s",
             "bare getmany loop + schemas.decode",
-            "≥ 0.8x",
+            "",
         ),
         BenchRow(
             "replay → JSON Lines, every record decoded",
@@ -68,7 +68,7 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
             baseline,
             "records/s",
             "bare aiokafka getmany loop",
-            "≥ 0.25x",
+            ">= 0.6x",
         ),
         BenchRow(
             "replay → JSON Lines, --type '*user_state*'",
@@ -76,7 +76,7 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
             baseline,
             "records/s",
             "bare aiokafka getmany loop",
-            "≥ 0.5x",
+            ">= 0.6x",
         ),
     ]
     if kcat:
