@@ -46,8 +46,12 @@ class AnalyticsConsumer(EventConsumer):
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self._summarised: set[str] = set()
+        self._assigned: set[TopicPartition] = set()
+        self._partition_of: dict[str, int] = {}
+        self._topics: list[str] = []
 
     def subscriptions(self, settings: Settings) -> list[str]:
+        self._topics = list(settings.topics.event_topics)
         return list(settings.topics.event_topics)
 
     async def start(self, context: ConsumerContext) -> None:
@@ -90,6 +94,7 @@ class AnalyticsConsumer(EventConsumer):
                     accumulator = self.sessions[sid] = SessionAccumulator(sid)
                     self._session_offsets[sid] = {}
                 if accumulator.add(event):
+                    self._partition_of.setdefault(sid, record.partition)
                     self._session_offsets[sid].setdefault(record.tp, record.offset)
                     self._agent.setdefault(sid, agent_of(event))
                     if accumulator.ended and sid not in self._ended_at:
@@ -111,7 +116,11 @@ class AnalyticsConsumer(EventConsumer):
                     result[tp] = min(result[tp], offset)
         return result
 
+    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
+        self._assigned |= partitions
+
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        self._assigned -= partitions
         async with self._lock:
             gone = {tp.partition for tp in partitions}
             for sid in [s for s, o in self._session_offsets.items() if any(tp.partition in gone for tp in o)]:
@@ -136,7 +145,10 @@ class AnalyticsConsumer(EventConsumer):
         for sid, accumulator in list(self.sessions.items()):
             ended_at = self._ended_at.get(sid)
             if accumulator.complete or (
-                live and ended_at is not None and monotonic_now - ended_at >= a.end_grace_s
+                live
+                and ended_at is not None
+                and monotonic_now - ended_at >= a.end_grace_s
+                and self._holds_whole(sid)
             ):
                 done.append(accumulator.summary())
             elif live and accumulator.is_idle(now, a.idle_timeout_s):
@@ -157,6 +169,16 @@ class AnalyticsConsumer(EventConsumer):
             self._summarised.add(summary.session_id)
         for window in windows:
             self._window_offsets.pop(window.key, None)
+
+    def _holds_whole(self, sid: str) -> bool:
+        """Whether this instance reads every topic's partition of the session (its key's partition
+        number: the event topics share their partition count). Right after a crash or while
+        instances join, another member may still hold some of them: a session that ended without
+        every record seen then waits for `complete` or for the idle timeout."""
+        partition = self._partition_of.get(sid)
+        if partition is None or not self._topics:
+            return True
+        return all(TopicPartition(topic, partition) in self._assigned for topic in self._topics)
 
     async def _publish_summary(self, summary: SessionSummary) -> None:
         context = SessionContext(
@@ -185,3 +207,4 @@ class AnalyticsConsumer(EventConsumer):
         self._session_offsets.pop(sid, None)
         self._ended_at.pop(sid, None)
         self._agent.pop(sid, None)
+        self._partition_of.pop(sid, None)

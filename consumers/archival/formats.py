@@ -24,6 +24,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import zstandard
 
@@ -279,7 +280,7 @@ def last_offset(fmt: ArchiveFormat, fh: IO[bytes], name: str) -> int | None:
             column = pq.ParquetFile(fh).read(columns=["offset"]).column("offset")
         except (OSError, pa.ArrowException) as exc:
             raise ArchiveReadError(f"cannot read archive file {name}: {exc}") from exc
-        return None if len(column) == 0 else int(pa.compute.max(column).as_py())
+        return None if len(column) == 0 else int(pc.max(column).as_py())
     last = b""
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True, closefd=False)

@@ -20,6 +20,8 @@ from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -98,6 +100,10 @@ class ConsumerService:
             batch_timeout_ms=c.fetch_max_wait_ms,
             session_timeout_ms=c.session_timeout_ms,
             heartbeat_interval_ms=max(100, c.session_timeout_ms // 3),
+            # Partition p of every event topic to the same instance: a session's records (keyed
+            # by session id, topics of one partition count) all reach one instance. Round robin
+            # stays second so members of an older release can share the group while it upgrades.
+            partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
             listener=_Rebalance(self),
             parser=_tolerant_parser,
             decoder=_raw_body,
