@@ -9,6 +9,7 @@ windows the watermark has closed.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -214,9 +215,12 @@ class _Live:
 class Rollups:
     """All open windows. ``add`` events in any order; ``pop_closed`` returns finished rows.
 
-    The watermark is the latest event time seen. An event whose window the watermark has
-    closed is dropped and counted in ``late_dropped``. A session counts as live in a window
-    between its first event and its end (or ``session_idle_s`` after its last event).
+    Events come from sources (Kafka partitions), each in its own order. The watermark is the
+    earliest of the sources' latest event times: a source read behind the others holds it
+    back, so its events are not taken for late while a backlog is read. An event whose window
+    the watermark has closed is dropped and counted in ``late_dropped``. A session counts as
+    live in a window between its first event and its end (or ``session_idle_s`` after its
+    last event).
     """
 
     def __init__(
@@ -225,28 +229,53 @@ class Rollups:
         self.window_s = window_s
         self.allowed_lateness_s = allowed_lateness_s
         self.session_idle_s = session_idle_s
-        self.watermark: datetime | None = None
         self.late_dropped = 0
         self._windows: dict[tuple[str, datetime], RollupWindow] = {}
         self._live: dict[str, _Live] = {}
+        self._latest: dict[Hashable, datetime | None] = {}
+        self._watermark: datetime | None = None
 
-    def add(self, event: Event) -> bool:
-        """Fold ``event`` into its window; False when it came after the window closed."""
+    @property
+    def watermark(self) -> datetime | None:
+        """The earliest of the sources' latest event times (None while a source has none)."""
+        return self._watermark
+
+    def watch_source(self, source: Hashable) -> None:
+        """A source to wait for (an assigned partition): no window closes before it reports."""
+        if source not in self._latest:
+            self._latest[source] = None
+            self._watermark = None
+
+    def _update_watermark(self) -> None:
+        times = list(self._latest.values())
+        self._watermark = None if not times or None in times else min(t for t in times if t is not None)
+
+    def add(self, event: Event, source: Hashable = None) -> bool:
+        """Fold ``event`` (read from ``source``) into its window; False when it came after the
+        window closed."""
         agent = agent_of(event)
         start = window_start_of(event.time, self.window_s)
         key = (agent, start)
         window = self._windows.get(key)
         if window is None:
             window = RollupWindow(agent, start, self.window_s)
-            if self.watermark is not None and window.closed(self.watermark, self.allowed_lateness_s):
+            if self._watermark is not None and window.closed(self._watermark, self.allowed_lateness_s):
                 self.late_dropped += 1
                 return False
             self._windows[key] = window
         window.add(event)
         self._track(event, agent)
-        if self.watermark is None or event.time > self.watermark:
-            self.watermark = event.time
+        latest = self._latest.get(source)
+        if latest is None or event.time > latest:
+            self._latest[source] = event.time
+            self._update_watermark()
         return True
+
+    def forget_source(self, source: Hashable) -> None:
+        """A source this instance no longer reads (a revoked partition) holds nothing back."""
+        if source in self._latest:
+            del self._latest[source]
+            self._update_watermark()
 
     def _track(self, event: Event, agent: str) -> None:
         live = self._live.get(event.session_id)

@@ -104,7 +104,7 @@ class AnalyticsConsumer(EventConsumer):
 
     def _add_to_window(self, record: Incoming) -> None:
         event = record.event
-        if self.rollups.add(event):
+        if self.rollups.add(event, record.tp):
             key = (agent_of(event), window_start_of(event.time, self.settings.window_s))
             self._window_offsets.setdefault(key, {}).setdefault(record.tp, record.offset)
 
@@ -118,10 +118,15 @@ class AnalyticsConsumer(EventConsumer):
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         self._assigned |= partitions
+        async with self._lock:
+            for tp in partitions:
+                self.rollups.watch_source(tp)
 
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
         self._assigned -= partitions
         async with self._lock:
+            for tp in partitions:
+                self.rollups.forget_source(tp)
             gone = {tp.partition for tp in partitions}
             for sid in [s for s, o in self._session_offsets.items() if any(tp.partition in gone for tp in o)]:
                 self._forget(sid)

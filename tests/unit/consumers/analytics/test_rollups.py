@@ -118,3 +118,22 @@ def test_a_window_fold_round_trips_through_json() -> None:
     for bad in (b"", b"[]", b'{"agent_name": "x"}', b"\xff"):
         with pytest.raises(ValueError, match="not a rollup window fold"):
             RollupWindow.from_json(bad)
+
+
+def test_a_source_read_behind_holds_the_watermark_back() -> None:
+    """Reading a backlog, one partition may run minutes ahead of another: the one behind is not late."""
+    a, _, _ = _sessions()
+    rollups = Rollups(allowed_lateness_s=0)
+    rollups.watch_source("partition-0")
+    rollups.watch_source("partition-1")
+    ahead = Script("F").started(200.0).ended(260.0).events
+    for ev in ahead:
+        assert rollups.add(ev, "partition-1")
+    assert rollups.watermark is None, "partition 0 has not reported yet"
+    assert rollups.pop_closed() == []
+    assert rollups.add(a[0], "partition-0"), "12:00 is not closed: partition 0 is only at 12:00"
+    assert rollups.watermark == a[0].time
+    assert rollups.pop_closed() == []
+    rollups.forget_source("partition-0")  # revoked: it no longer holds the watermark back
+    assert rollups.watermark == ahead[-1].time
+    assert rollups.pop_closed()[0].window_start == T0
