@@ -210,6 +210,7 @@ class _Live:
     first: datetime
     last: datetime
     ended: datetime | None = None
+    sources: set[Hashable] = field(default_factory=set)
 
 
 class Rollups:
@@ -264,7 +265,7 @@ class Rollups:
                 return False
             self._windows[key] = window
         window.add(event)
-        self._track(event, agent)
+        self._track(event, agent, source)
         latest = self._latest.get(source)
         if latest is None or event.time > latest:
             self._latest[source] = event.time
@@ -272,15 +273,22 @@ class Rollups:
         return True
 
     def forget_source(self, source: Hashable) -> None:
-        """A source this instance no longer reads (a revoked partition) holds nothing back."""
+        """A source this instance no longer reads (a revoked partition): it holds nothing back,
+        and its sessions no longer count as live (another instance reads their end now)."""
         if source in self._latest:
             del self._latest[source]
             self._update_watermark()
+        for sid, live in list(self._live.items()):
+            if source in live.sources:
+                live.sources.discard(source)
+                if not live.sources:
+                    del self._live[sid]
 
-    def _track(self, event: Event, agent: str) -> None:
+    def _track(self, event: Event, agent: str, source: Hashable) -> None:
         live = self._live.get(event.session_id)
         if live is None:
             live = self._live[event.session_id] = _Live(agent, event.time, event.time)
+        live.sources.add(source)
         live.first = min(live.first, event.time)
         live.last = max(live.last, event.time)
         if isinstance(event.data, lc.SessionEndedV1 | a.CloseV1):

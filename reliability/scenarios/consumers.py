@@ -273,8 +273,15 @@ def compare_analytics(
     rows = {(r["agent_name"], r["window_start"]): r for r in got[1]}
     clean_rows = {(r["agent_name"], r["window_start"]): r for r in expected[1]}
     row_fields: Counter[str] = Counter()
-    for key in rows.keys() & clean_rows.keys():
-        row_fields.update(k for k in clean_rows[key] if rows[key].get(k) != clean_rows[key][k])
+    counts: list[str] = []
+    for key in sorted(rows.keys() & clean_rows.keys()):
+        differing = [k for k in clean_rows[key] if rows[key].get(k) != clean_rows[key][k]]
+        row_fields.update(differing)
+        counts += [
+            f"{k} {rows[key][k]} vs {clean_rows[key][k]}"
+            for k in differing
+            if isinstance(clean_rows[key][k], int)
+        ]
     differ = sum(1 for sid in summaries.keys() & clean.keys() if summaries[sid] != clean[sid])
     text = (
         f"{len(summaries)} summaries and {len(rows)} rollup rows vs {len(clean)} and {len(clean_rows)} "
@@ -285,6 +292,8 @@ def compare_analytics(
     if row_fields or rows.keys() != clean_rows.keys():
         windows = sorted(map(str, rows.keys() ^ clean_rows.keys()))[:3]
         text += f"; rollup fields differing: {dict(row_fields)}, windows in one only: {windows}"
+        if counts:
+            text += " (counts here vs clean: " + ", ".join(counts[:6]) + ")"
     return text
 
 

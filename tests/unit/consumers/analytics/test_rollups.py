@@ -137,3 +137,20 @@ def test_a_source_read_behind_holds_the_watermark_back() -> None:
     rollups.forget_source("partition-0")  # revoked: it no longer holds the watermark back
     assert rollups.watermark == ahead[-1].time
     assert rollups.pop_closed()[0].window_start == T0
+
+
+def test_sessions_of_a_revoked_partition_stop_counting_as_live() -> None:
+    """An instance that loses a partition never sees its sessions end: it must not keep them live."""
+    a, _, _ = _sessions()
+    kept = Script("K").started(20.0).ended(30.0).events
+    rollups = Rollups(allowed_lateness_s=0, session_idle_s=600)
+    for ev in a[:2]:
+        assert rollups.add(ev, "p0")
+    for ev in kept:
+        assert rollups.add(ev, "p1")
+    rollups.forget_source("p0")
+    for ev in Script("M").started(70.0).ended(80.0).events + Script("L").started(200.0).events:
+        assert rollups.add(ev, "p1")
+    rows = {r.window_start - T0: r.concurrent_sessions for r in rollups.pop_closed()}
+    assert rows[MINUTE] == 1, "only M: A (revoked, its end unseen) is not live in 12:01"
+    assert rows[timedelta(0)] == 2, "A's own events in 12:00 still count"
