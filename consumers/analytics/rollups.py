@@ -272,6 +272,12 @@ class Rollups:
             self._update_watermark()
         return True
 
+    def mark_ended(self, session_id: str, ended: datetime) -> None:
+        """The session ended at ``ended`` (known from its stored summary)."""
+        live = self._live.get(session_id)
+        if live is not None:
+            live.ended = ended if live.ended is None else min(live.ended, ended)
+
     def forget_source(self, source: Hashable) -> None:
         """A source this instance no longer reads (a revoked partition): it holds nothing back,
         and its sessions no longer count as live (another instance reads their end now)."""

@@ -45,7 +45,8 @@ class AnalyticsConsumer(EventConsumer):
         self._ended_at: dict[str, float] = {}
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
-        self._summarised: set[str] = set()
+        self._summarised: dict[str, datetime | None] = {}
+        """Sessions whose summary is stored, with their end when they ended (not idle)."""
         self._assigned: set[TopicPartition] = set()
         self._partition_of: dict[str, int] = {}
         self._topics: list[str] = []
@@ -66,7 +67,7 @@ class AnalyticsConsumer(EventConsumer):
         with DuckDBStore(
             a.db_path
         ) as store:  # creates the schema; writes reopen it briefly, so reports can read
-            self._summarised = store.session_ids()
+            self._summarised = store.session_ends()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
     async def stop(self) -> None:
@@ -86,8 +87,12 @@ class AnalyticsConsumer(EventConsumer):
                 sid = event.session_id
                 if sid in self._summarised:
                     # Delivered again after its summary was stored (a crash, a rebalance): a new,
-                    # partial summary must not replace the whole one. Windows still take it once.
+                    # partial summary must not replace the whole one. Windows still take it once,
+                    # knowing the session's end even when its end record is not read again.
                     self._add_to_window(record)
+                    ended = self._summarised[sid]
+                    if ended is not None:
+                        self.rollups.mark_ended(sid, ended)
                     continue
                 accumulator = self.sessions.get(sid)
                 if accumulator is None:
@@ -171,7 +176,7 @@ class AnalyticsConsumer(EventConsumer):
         self._write(done, windows)
         for summary in done:
             self._forget(summary.session_id)
-            self._summarised.add(summary.session_id)
+            self._summarised[summary.session_id] = summary.ended_at if summary.status == "ended" else None
         for window in windows:
             self._window_offsets.pop(window.key, None)
 

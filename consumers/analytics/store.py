@@ -272,6 +272,14 @@ class DuckDBStore:
         """Ids of every session summarised in the store."""
         return {row[0] for row in self._run("SELECT session_id FROM sessions", [])}
 
+    def session_ends(self) -> dict[str, datetime | None]:
+        """Every summarised session with its end (None unless its status is ``ended``)."""
+        rows = self._run("SELECT session_id, status, ended_at FROM sessions", [])
+        return {
+            sid: ended.replace(tzinfo=UTC) if status == "ended" and ended is not None else None
+            for sid, status, ended in rows
+        }
+
     def sessions(
         self, since: datetime | None = None, until: datetime | None = None, agent: str | None = None
     ) -> list[SessionSummary]:
