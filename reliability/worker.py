@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import signal
@@ -257,6 +258,10 @@ def _stats(stats: Any) -> dict[str, Any]:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = WorkerConfig.model_validate_json(sys.argv[1])
+    # A livekit-agents job process starts with its preloaded heap frozen
+    # (livekit.agents.ipc._preload_freeze), so full collections skip the SDK's objects.
+    gc.collect()
+    gc.freeze()
     asyncio.run(Worker(config).run())
 
 
