@@ -216,8 +216,17 @@ async def connection_problem(kafka: KafkaSettings, timeout_s: float = 10) -> Bas
             failures.append(exc)
             continue
         conn.close()
+        await _let_transports_close()
         return None
+    await _let_transports_close()
     return next((f for f in failures if _is_security_error(f)), failures[0] if failures else None)
+
+
+async def _let_transports_close() -> None:
+    """A closed connection's socket is released on the loop's next turn: give it that turn, so a
+    caller that returns and ends its loop leaves no socket open."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 async def explain_connection_failure(exc: BaseException, kafka: KafkaSettings) -> LkbusError:
