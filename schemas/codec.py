@@ -326,6 +326,7 @@ def encode_session_event(
     ``text_transform`` is applied to transcripts and chat message text; a None result
     drops the text (the field becomes null).
     """
+    # map_agent_event's common case, inlined: this runs on the agent's loop for every event.
     entry = _agent_mappers.get(type(ev))
     if entry is not None:
         created_at = getattr(ev, "created_at", None)

@@ -234,22 +234,18 @@ class Rollups:
         self._windows: dict[tuple[str, datetime], RollupWindow] = {}
         self._live: dict[str, _Live] = {}
         self._latest: dict[Hashable, datetime | None] = {}
-        self._watermark: datetime | None = None
 
     @property
     def watermark(self) -> datetime | None:
         """The earliest of the sources' latest event times (None while a source has none)."""
-        return self._watermark
+        times = self._latest.values()
+        if not times or None in times:
+            return None
+        return min(t for t in times if t is not None)
 
     def watch_source(self, source: Hashable) -> None:
         """A source to wait for (an assigned partition): no window closes before it reports."""
-        if source not in self._latest:
-            self._latest[source] = None
-            self._watermark = None
-
-    def _update_watermark(self) -> None:
-        times = list(self._latest.values())
-        self._watermark = None if not times or None in times else min(t for t in times if t is not None)
+        self._latest.setdefault(source, None)
 
     def add(self, event: Event, source: Hashable = None) -> bool:
         """Fold ``event`` (read from ``source``) into its window; False when it came after the
@@ -260,7 +256,8 @@ class Rollups:
         window = self._windows.get(key)
         if window is None:
             window = RollupWindow(agent, start, self.window_s)
-            if self._watermark is not None and window.closed(self._watermark, self.allowed_lateness_s):
+            watermark = self.watermark
+            if watermark is not None and window.closed(watermark, self.allowed_lateness_s):
                 self.late_dropped += 1
                 return False
             self._windows[key] = window
@@ -269,7 +266,6 @@ class Rollups:
         latest = self._latest.get(source)
         if latest is None or event.time > latest:
             self._latest[source] = event.time
-            self._update_watermark()
         return True
 
     def mark_ended(self, session_id: str, ended: datetime) -> None:
@@ -281,9 +277,7 @@ class Rollups:
     def forget_source(self, source: Hashable) -> None:
         """A source this instance no longer reads (a revoked partition): it holds nothing back,
         and its sessions no longer count as live (another instance reads their end now)."""
-        if source in self._latest:
-            del self._latest[source]
-            self._update_watermark()
+        self._latest.pop(source, None)
         for sid, live in list(self._live.items()):
             if source in live.sources:
                 live.sources.discard(source)

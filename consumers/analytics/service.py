@@ -53,7 +53,7 @@ class AnalyticsConsumer(EventConsumer):
 
     def subscriptions(self, settings: Settings) -> list[str]:
         self._topics = list(settings.topics.event_topics)
-        return list(settings.topics.event_topics)
+        return list(self._topics)
 
     async def start(self, context: ConsumerContext) -> None:
         await super().start(context)
@@ -64,9 +64,8 @@ class AnalyticsConsumer(EventConsumer):
         )
         self.analytics_topic = context.settings.topics.name(context.settings.topics.analytics_sessions)
         a.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with DuckDBStore(
-            a.db_path
-        ) as store:  # creates the schema; writes reopen it briefly, so reports can read
+        # Opening creates the schema; writes reopen the file briefly, so reports can read it.
+        with DuckDBStore(a.db_path) as store:
             self._summarised = store.session_ends()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -166,7 +165,7 @@ class AnalyticsConsumer(EventConsumer):
         # Wall-clock time closes windows only once the backlog is read: while catching up, a
         # window's later events may still be in another partition's backlog.
         watermark = self.rollups.watermark
-        if self.context.caught_up():
+        if live:
             watermark = max(watermark or now, now)
         windows = self.rollups.pop_closed_windows(watermark) if watermark is not None else []
         if not done and not windows:

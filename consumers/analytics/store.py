@@ -268,10 +268,6 @@ class DuckDBStore:
         )
         return {row[0]: SessionSummary.model_validate_json(row[1]).events for row in rows}
 
-    def session_ids(self) -> set[str]:
-        """Ids of every session summarised in the store."""
-        return {row[0] for row in self._run("SELECT session_id FROM sessions", [])}
-
     def session_ends(self) -> dict[str, datetime | None]:
         """Every summarised session with its end (None unless its status is ``ended``)."""
         rows = self._run("SELECT session_id, status, ended_at FROM sessions", [])

@@ -61,9 +61,9 @@ class ConsumerService:
         )
         self.assigned: set[TopicPartition] = set()
         self._committed: dict[TopicPartition, int] = {}
+        """The offsets this instance last committed, per partition it holds."""
         self._latest_ms: dict[TopicPartition, int] = {}
         """The newest record timestamp read from each partition."""
-        """The offsets this instance last committed, per partition it holds."""
         self._behind = True
         self._last_batch_at = 0.0
         self.ready = asyncio.Event()

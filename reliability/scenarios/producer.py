@@ -26,6 +26,18 @@ from reliability.scenarios.base import (
 )
 
 
+async def _broker_away(ctx: Context, worker: WorkerProcess, lead_s: float, description: str) -> FaultWindow:
+    """After `lead_s`, stop the broker cleanly for `outage_s`, then start it again."""
+    await sleep_while_running(worker, lead_s)
+    window = FaultWindow(description)
+    window.start = time.time()
+    await asyncio.to_thread(ctx.cluster.stop)
+    await sleep_while_running(worker, ctx.params.outage_s)
+    await ctx.cluster.start()
+    window.end = time.time()
+    return window
+
+
 async def load(ctx: Context) -> ScenarioResult:
     """1. Many sessions in one worker process, no fault: everything delivered, in order."""
     p = ctx.params
@@ -43,14 +55,9 @@ async def kafka_outage(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("2. Kafka outage")
 
     async def fault(worker: WorkerProcess) -> FaultWindow:
-        await sleep_while_running(worker, p.fault_lead_s)
-        window = FaultWindow(f"broker stopped (SIGTERM) for {p.outage_s:.0f} s, then restarted")
-        window.start = time.time()
-        await asyncio.to_thread(ctx.cluster.stop)
-        await sleep_while_running(worker, p.outage_s)
-        await ctx.cluster.start()
-        window.end = time.time()
-        return window
+        return await _broker_away(
+            ctx, worker, p.fault_lead_s, f"broker stopped (SIGTERM) for {p.outage_s:.0f} s, then restarted"
+        )
 
     final = await stream_scenario(
         ctx,
@@ -95,16 +102,12 @@ async def disk_full(ctx: Context) -> ScenarioResult:
     budget = 1 << 16
 
     async def fault(worker: WorkerProcess) -> FaultWindow:
-        await sleep_while_running(worker, p.fault_lead_s / 2)
-        window = FaultWindow(
-            f"broker stopped for {p.outage_s:.0f} s with a {budget // 1024} KiB journal budget"
+        return await _broker_away(
+            ctx,
+            worker,
+            p.fault_lead_s / 2,
+            f"broker stopped for {p.outage_s:.0f} s with a {budget // 1024} KiB journal budget",
         )
-        window.start = time.time()
-        await asyncio.to_thread(ctx.cluster.stop)
-        await sleep_while_running(worker, p.outage_s)
-        await ctx.cluster.start()
-        window.end = time.time()
-        return window
 
     final = await stream_scenario(
         ctx,
