@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import contextlib
 import itertools
 import logging
 import time
@@ -23,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from producers import metrics
+from producers.batches import send_batches
 from producers.journal import Journal, JournalRecord
 
 logger = logging.getLogger("lkbus.producers.delivery")
@@ -35,6 +35,11 @@ _PROBE_BATCH = 100
 _WAKE_BACKLOG = 1000
 """Records waiting in the inbox that wake the loop even while a batch is in flight."""
 _DROP_LOG_INTERVAL_S = 10.0
+MAX_REQUEST_BYTES = 1_048_576
+"""The producer's `max_request_size` (aiokafka's default; under the broker's `message.max.bytes`)."""
+LARGEST_VALUE_BYTES = MAX_REQUEST_BYTES - 16_384
+"""Larger values can never be sent (room is left for key, headers and framing): they are dropped,
+counted and logged, where retrying or journaling them would hold up every record behind them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class Delivery:
         self._produced = self._spilled = self._resent = self._dropped = self._send_errors = 0
         self._dropped_unlogged = 0
         self._last_drop_log = 0.0
+        self._too_large = 0
 
     # --- any thread -------------------------------------------------------------------------
 
@@ -114,12 +120,23 @@ class Delivery:
     def last_index(self) -> int:
         return self._counter
 
+    def drop_too_large(self, event_type: str, size: int) -> None:
+        """Count and log a record too large for Kafka (see `LARGEST_VALUE_BYTES`)."""
+        self._too_large += 1  # its own counter: the delivery thread writes `_dropped`
+        metrics.EVENTS_DROPPED.inc()
+        logger.error(
+            "dropped a %s event of %d bytes: over the %d-byte limit of a Kafka record",
+            event_type,
+            size,
+            LARGEST_VALUE_BYTES,
+        )
+
     def stats(self) -> DeliveryStats:
         return DeliveryStats(
             produced=self._produced,
             spilled=self._spilled,
             resent=self._resent,
-            dropped=self._dropped,
+            dropped=self._dropped + self._too_large,
             send_errors=self._send_errors,
             buffered=len(self._memory) + len(self._inbox) + len(self._in_flight),
             journal_bytes=self._journal.size_bytes,
@@ -261,32 +278,25 @@ class Delivery:
         if producer is None:
             return list(range(len(records)))
         started = time.perf_counter()
-        futures: list[asyncio.Future[Any]] = []
-        try:
-            for record in records:
-                futures.append(
-                    await producer.send(
-                        record.topic,
-                        record.value,
-                        key=record.key,
-                        headers=record.headers,
-                        timestamp_ms=record.timestamp_ms,
-                    )
-                )
-        except (KafkaError, OSError) as exc:
-            logger.warning("Kafka refused a send (%s); spilling to the journal", exc.__class__.__name__)
-        except Exception:
+        outcome = await send_batches(producer, records)
+        if isinstance(outcome.error, KafkaError | OSError):
+            logger.warning(
+                "Kafka refused a send (%s); spilling to the journal", outcome.error.__class__.__name__
+            )
+        elif outcome.error is not None:
             # Never lose a batch to a bug or a client surprise: what was not handed over is journaled.
-            logger.exception("sending to Kafka failed unexpectedly; spilling to the journal")
-        # Futures complete per Kafka batch, in order: awaiting each in turn costs a suspension
-        # per batch, where gather() would add a callback per record.
-        for future in futures:
-            if not future.done():
-                with contextlib.suppress(Exception):
-                    await future
-        results = [f.exception() for f in futures]
-        failed = [i for i, error in enumerate(results) if error is not None]
-        failed += list(range(len(futures), len(records)))
+            logger.error(
+                "sending to Kafka failed unexpectedly; spilling to the journal", exc_info=outcome.error
+            )
+        failed = outcome.not_handed_over(len(records)) if outcome.error is not None else []
+        errors: list[BaseException] = []
+        for batch in outcome.batches:
+            try:
+                await batch.future
+            except Exception as exc:  # noqa: BLE001 - a failed batch is journaled and resent
+                errors.append(exc)
+                failed += batch.indexes
+        failed.sort()
         delivered = len(records) - len(failed)
         self._produced += delivered
         metrics.EVENTS_PRODUCED.inc(delivered)
@@ -296,7 +306,7 @@ class Delivery:
             return None
         self._send_errors += 1
         metrics.SEND_ERRORS.inc()
-        first = next((r for r in results if r is not None), None)
+        first = errors[0] if errors else outcome.error
         logger.warning(
             "Kafka did not acknowledge %d of %d events (%s); spilling to the journal",
             len(failed),

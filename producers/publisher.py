@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from lkbus.kafka import client_options, explain_connection_failure
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
 from producers.commands import CommandListener
-from producers.delivery import Delivery, DeliveryStats
+from producers.delivery import LARGEST_VALUE_BYTES, MAX_REQUEST_BYTES, Delivery, DeliveryStats
 from producers.journal import Journal, JournalRecord
 from producers.redaction import TextTransform, text_transform
 from schemas import EncodedRecord, TopicFamily
@@ -218,6 +218,9 @@ class EventPublisher:
 
     def publish(self, record: EncodedRecord) -> None:
         """Queue an encoded record; never blocks and never raises."""
+        if len(record.value) > LARGEST_VALUE_BYTES:
+            self._delivery.drop_too_large(record.type, len(record.value))
+            return
         # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs on the agent's loop.
         self._delivery.submit(
             _new_tuple(
@@ -226,7 +229,7 @@ class EventPublisher:
                     self._topic_of[record.family],
                     record.key,
                     record.value,
-                    record.headers,
+                    tuple(record.headers),
                     int(record.time * 1000),
                 ),
             )
@@ -243,6 +246,7 @@ class EventPublisher:
             compression_type=None if s.compression == "none" else s.compression,
             linger_ms=s.linger_ms,
             max_batch_size=s.max_batch_bytes,
+            max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=int(s.send_timeout_s * 1000),
         )
 

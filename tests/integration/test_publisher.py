@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from lkbus.settings import KafkaSettings, PublisherSettings, TopicSettings
 from lkbus.sim import EventLog, canonical_conversation, simulated_session
 from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
-from schemas import Event, decode
+from schemas import EncodedRecord, Event, SessionContext, decode, encode_event
 from schemas.export import SCHEMAS_ROOT
 from schemas.payloads.agent_v1 import UserInputTranscribedV1, UserStateChangedV1
 from schemas.payloads.lifecycle_v1 import SessionEndedV1
@@ -124,6 +126,32 @@ async def test_concurrent_sessions_keep_their_own_order(
     for i, count in enumerate(expected):
         events = await session_events(kafka, topics, f"multi-{i}")
         assert [e.seq for e in events] == list(range(1, count + 1))
+    # Batches are built per partition by the publisher: each key lands where aiokafka's default
+    # partitioner (and so any plain producer) puts it.
+    records = await read_topics(kafka, list(topics.event_topics))
+    assert {r.key for r in records} == {f"multi-{i}".encode() for i in range(4)}
+    partitioner = DefaultPartitioner()
+    for r in records:
+        assert r.partition == partitioner(r.key, [0, 1, 2], [0, 1, 2])
+
+
+async def test_a_record_too_large_for_kafka_is_dropped_and_counted_the_rest_go_on(
+    kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path
+) -> None:
+    ctx = SessionContext(session_id="too-large", agent_name="agent", source="test")
+    now = time.time()
+
+    def ended(seq: int, reason: str) -> EncodedRecord:
+        return encode_event("lkbus.session.ended", {"reason": reason, "last_seq": seq}, ctx, seq, now)
+
+    async with publisher_for(kafka, topics, tmp_path) as publisher:
+        publisher.publish(ended(1, "small"))
+        publisher.publish(ended(2, "x" * 2_000_000))
+        publisher.publish(ended(3, "small again"))
+        assert await publisher.flush(10)
+        stats = publisher.stats()
+    assert stats.dropped == 1
+    assert [e.seq for e in await session_events(kafka, topics, "too-large")] == [1, 3]
 
 
 @pytest.mark.parametrize(
