@@ -17,6 +17,7 @@ from bench.event_mix import event_mix
 from bench.report import BenchRow
 from consumers.analytics.service import AnalyticsConsumer
 from consumers.runtime import ConsumerService
+from lkbus.gc_tuning import tuned_for_batches
 from lkbus.kafka import client_options
 from lkbus.settings import AnalyticsSettings, ConsumerSettings, KafkaSettings, Settings, TopicSettings
 from lkbus.topics import create_topics, project_topics
@@ -37,9 +38,10 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
     await create_topics(kafka, project_topics(topics))
     total = await _fill(kafka, topics)
     ours, bare = [], []
-    for _ in range(RUNS):
-        bare.append(await _bare(kafka, list(topics.event_topics), total))
-        ours.append(await _analytics(kafka, topics, total))
+    with tuned_for_batches():  # as `lkbus consume` runs (lkbus/gc_tuning.py), for both figures alike
+        for _ in range(RUNS):
+            bare.append(await _bare(kafka, list(topics.event_topics), total))
+            ours.append(await _analytics(kafka, topics, total))
     return [
         BenchRow(
             "analytics: topic → session summaries in DuckDB",

@@ -22,6 +22,7 @@ from bench.__main__ import BenchKafka
 from bench.report import BenchRow
 from consumers.archival import ArchivalConsumer, ArchivalSettings, ArchiveFormat
 from consumers.runtime import ConsumerService
+from lkbus.gc_tuning import tuned_for_batches
 from lkbus.kafka import client_options
 from lkbus.settings import ConsumerSettings, KafkaSettings, Settings, TopicSettings
 from lkbus.topics import create_topics, project_topics
@@ -45,12 +46,13 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
     floor: list[float] = []
     ours: dict[ArchiveFormat, list[float]] = {"jsonl": [], "parquet": []}
     sizes: dict[ArchiveFormat, int] = {}
-    for _ in range(RUNS):
-        floor.append(await _bare(kafka, topic))
-        for fmt in ours:
-            rate, size = await _archival(kafka, topics, fmt)
-            ours[fmt].append(rate)
-            sizes[fmt] = size
+    with tuned_for_batches():  # as `lkbus consume` runs (lkbus/gc_tuning.py), for every figure alike
+        for _ in range(RUNS):
+            floor.append(await _bare(kafka, topic))
+            for fmt in ours:
+                rate, size = await _archival(kafka, topics, fmt)
+                ours[fmt].append(rate)
+                sizes[fmt] = size
     base = statistics.median(floor)
     return [
         BenchRow(

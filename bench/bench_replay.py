@@ -6,7 +6,6 @@ it is installed). Each figure is the median of several runs.
 from __future__ import annotations
 
 import asyncio
-import gc
 import shutil
 import statistics
 import subprocess
@@ -18,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.__main__ import BenchKafka
 from bench.event_mix import event_mix
 from bench.report import BenchRow
+from lkbus.gc_tuning import tuned_for_batches
 from lkbus.kafka import client_options
 from lkbus.replay import EventFilter, ReplayOptions, replay
 from lkbus.settings import KafkaSettings, Settings, TopicSettings
@@ -42,16 +42,14 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
     everything = ReplayOptions(topics=(topic,), format="jsonl")
     user_state = ReplayOptions(topics=(topic,), format="jsonl", filter=EventFilter(types=("*user_state*",)))
     bare, bare_decode, ours_all, ours_filtered, kcat = [], [], [], [], []
-    gc.collect()
-    gc.freeze()  # as `lkbus replay` does at start-up (lkbus/replay/cli.py), for every figure alike
-    for _ in range(RUNS):  # interleaved, so drift on the shared machine hits every figure alike
-        bare.append(await _bare_loop(kafka, topic))
-        bare_decode.append(await _bare_loop(kafka, topic, decode_each=True))
-        ours_all.append(await _replay(settings, everything))
-        ours_filtered.append(await _replay(settings, user_state))
-        if shutil.which("kcat"):
-            kcat.append(_kcat(kafka, topic))
-    gc.unfreeze()
+    with tuned_for_batches():  # as `lkbus replay` runs (lkbus/gc_tuning.py), for every figure alike
+        for _ in range(RUNS):  # interleaved, so drift on the shared machine hits every figure alike
+            bare.append(await _bare_loop(kafka, topic))
+            bare_decode.append(await _bare_loop(kafka, topic, decode_each=True))
+            ours_all.append(await _replay(settings, everything))
+            ours_filtered.append(await _replay(settings, user_state))
+            if shutil.which("kcat"):
+                kcat.append(_kcat(kafka, topic))
     baseline = statistics.median(bare)
     rows = [
         BenchRow(

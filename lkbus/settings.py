@@ -204,6 +204,14 @@ class PublisherSettings(_Section):
     flush_timeout_s: float = Field(
         default=10, gt=0, description="How long closing waits for delivery before journaling the rest."
     )
+    in_flight_retry_s: float = Field(
+        default=120,
+        gt=0,
+        description=(
+            "How long a batch sent but not acknowledged (Kafka went away) is retried by the same "
+            "idempotent producer, exactly once, before it is resent from the journal (at least once)."
+        ),
+    )
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on this port (off when unset)."
     )

@@ -166,6 +166,11 @@ class Delivery:
                 if self._spill_requested:
                     self._spill_requested = False
                     self._spill_memory()
+                    if self._stopping and self._sending is not None:
+                        # Closing ran out of time while a batch waits for Kafka: its copy in the
+                        # journal is sent by the next start (at least once).
+                        self._copy_in_flight()
+                        self._sending.cancel()
                 if self._sending is not None and self._sending.done():
                     if not self._sending.cancelled() and self._sending.exception() is not None:
                         logger.error("delivery step failed", exc_info=self._sending.exception())
@@ -179,7 +184,7 @@ class Delivery:
                     logger.warning(
                         "Kafka has not acknowledged for %.0f s; spilling to the journal", self._send_timeout
                     )
-                    self._enter_outage()
+                    self._enter_outage(new_client=False)  # the stuck batch is still its client's
                     self._spill_memory()
                     self._copy_in_flight()
                 self._settle_waiters()
@@ -339,11 +344,11 @@ class Delivery:
         self._producer = producer
         self._available = True
 
-    def _enter_outage(self) -> None:
+    def _enter_outage(self, *, new_client: bool = True) -> None:
         self._available = False
         self._next_probe = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self._backoff_max)
-        if self._producer is not None and self._send_errors % 3 == 0:
+        if new_client and self._producer is not None and self._send_errors % 3 == 0:
             # A fresh client after repeated failures: aiokafka can stay stuck after a broker restart.
             producer, self._producer = self._producer, None
             asyncio.get_running_loop().create_task(_quietly_stop(producer))

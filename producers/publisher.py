@@ -247,7 +247,9 @@ class EventPublisher:
             linger_ms=s.linger_ms,
             max_batch_size=s.max_batch_bytes,
             max_request_size=MAX_REQUEST_BYTES,
-            request_timeout_ms=int(s.send_timeout_s * 1000),
+            # Also the age at which aiokafka gives up a batch it could not deliver; until then it
+            # retries it with the same producer id and sequence, so the broker keeps it once.
+            request_timeout_ms=int(max(s.send_timeout_s, s.in_flight_retry_s) * 1000),
         )
 
     async def _run_on_thread(self) -> None:

@@ -55,6 +55,8 @@ class WorkerConfig(BaseModel):
     commands: bool = False
     drain_timeout_s: float = 180.0
     seed: int = 1
+    publish: bool = True
+    """False: the same sessions with no publisher attached (the stall baseline)."""
 
 
 class StallMeter:
@@ -133,7 +135,8 @@ class Worker:
         reporter = loop.create_task(self._report_forever())
         started = time.monotonic()
         cpu0 = time.process_time()
-        await self.publisher.start()
+        if self.config.publish:
+            await self.publisher.start()
         if self.config.commands:
             with contextlib.suppress(TimeoutError):
                 await self.publisher.commands_ready(60)
@@ -142,9 +145,10 @@ class Worker:
         tasks += [self._goes_away(f"{c.session_prefix}-a{i:04d}") for i in range(c.goes_away)]
         await asyncio.gather(*tasks)
         conversations_s = time.monotonic() - started
-        drained = await self._drain()
+        drained = await self._drain() if c.publish else True
         publisher_cpu = _thread_cpu("lkbus-publisher")
-        await self.publisher.stop()
+        if c.publish:
+            await self.publisher.stop()
         reporter.cancel()
         ticker.cancel()
         stats = self.publisher.stats()
@@ -192,7 +196,10 @@ class Worker:
 
     def _session(self, sid: str, away: float | None) -> SimulatedSession:
         sim = SimulatedSession(text_only=True, user_away_timeout=away, llm=FakeLLM(default_reply=REPLY))
-        self.publications[sid] = self.publisher.attach(sim.session, session_id=sid, agent_name="reliability")
+        if self.config.publish:
+            self.publications[sid] = self.publisher.attach(
+                sim.session, session_id=sid, agent_name="reliability"
+            )
         return sim
 
     async def _turn(self, sim: SimulatedSession, n: int) -> None:

@@ -9,6 +9,7 @@ windows the watermark has closed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,7 +53,12 @@ class RollupRow(BaseModel):
 
 def window_start_of(t: datetime, window_s: int = WINDOW_S) -> datetime:
     """The start of the tumbling window holding ``t`` (UTC, aligned on the epoch)."""
-    epoch = int(t.timestamp() // window_s) * window_s
+    return _window_start(int(t.timestamp() // window_s) * window_s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _window_start(epoch: int) -> datetime:
+    # Every event asks for the start of its window; events of one window come together.
     return datetime.fromtimestamp(epoch, UTC)
 
 
@@ -80,10 +86,11 @@ class RollupWindow:
         """(agent name, window start)."""
         return self.agent_name, self.window_start
 
-    @property
-    def window_end(self) -> datetime:
-        """The exclusive end of the window."""
-        return self.window_start + timedelta(seconds=self.window_s)
+    window_end: datetime = field(init=False)
+    """The exclusive end of the window."""
+
+    def __post_init__(self) -> None:
+        self.window_end = self.window_start + timedelta(seconds=self.window_s)
 
     def accepts(self, event: Event) -> bool:
         """Whether ``event`` belongs to this window."""
@@ -247,9 +254,9 @@ class Rollups:
         """A source to wait for (an assigned partition): no window closes before it reports."""
         self._latest.setdefault(source, None)
 
-    def add(self, event: Event, source: Hashable = None) -> bool:
-        """Fold ``event`` (read from ``source``) into its window; False when it came after the
-        window closed."""
+    def add(self, event: Event, source: Hashable = None) -> tuple[str, datetime] | None:
+        """Fold ``event`` (read from ``source``) into its window; the window's key, or None when
+        it came after the window closed."""
         agent = agent_of(event)
         start = window_start_of(event.time, self.window_s)
         key = (agent, start)
@@ -259,14 +266,14 @@ class Rollups:
             watermark = self.watermark
             if watermark is not None and window.closed(watermark, self.allowed_lateness_s):
                 self.late_dropped += 1
-                return False
+                return None
             self._windows[key] = window
         window.add(event)
         self._track(event, agent, source)
         latest = self._latest.get(source)
         if latest is None or event.time > latest:
             self._latest[source] = event.time
-        return True
+        return key
 
     def mark_ended(self, session_id: str, ended: datetime) -> None:
         """The session ended at ``ended`` (known from its stored summary)."""

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
 
-from consumers.analytics.rollups import Rollups, RollupWindow, agent_of, window_start_of
+from consumers.analytics.rollups import Rollups, RollupWindow, agent_of
 from consumers.analytics.store import DuckDBStore
 from consumers.analytics.summary import SessionAccumulator, SessionSummary
 from consumers.runtime import ConsumerContext, EventConsumer, Incoming
@@ -28,6 +28,9 @@ from schemas import SessionContext, encode_event
 logger = logging.getLogger("lkbus.consumers.analytics")
 
 SUMMARY_TYPE = "lkbus.analytics.session_summary"
+EMIT_INTERVAL_S = 0.5
+"""Summaries and closed windows are written at most this often from the batch path (and every
+second by the ticker): each write opens the store file briefly, so reports can read between."""
 WindowKey = tuple[str, datetime]
 
 
@@ -50,6 +53,7 @@ class AnalyticsConsumer(EventConsumer):
         self._assigned: set[TopicPartition] = set()
         self._partition_of: dict[str, int] = {}
         self._topics: list[str] = []
+        self._last_emit = 0.0
 
     def subscriptions(self, settings: Settings) -> list[str]:
         self._topics = list(settings.topics.event_topics)
@@ -104,12 +108,12 @@ class AnalyticsConsumer(EventConsumer):
                     if accumulator.ended and sid not in self._ended_at:
                         self._ended_at[sid] = time.monotonic()
                     self._add_to_window(record)
-            await self._emit_due(time.monotonic(), datetime.now(UTC))
+            if time.monotonic() - self._last_emit >= EMIT_INTERVAL_S:
+                await self._emit_due(time.monotonic(), datetime.now(UTC))
 
     def _add_to_window(self, record: Incoming) -> None:
-        event = record.event
-        if self.rollups.add(event, record.tp):
-            key = (agent_of(event), window_start_of(event.time, self.settings.window_s))
+        key = self.rollups.add(record.event, record.tp)
+        if key is not None:
             self._window_offsets.setdefault(key, {}).setdefault(record.tp, record.offset)
 
     def commit_offsets(self, processed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
@@ -145,6 +149,7 @@ class AnalyticsConsumer(EventConsumer):
                 logger.exception("analytics: writing summaries failed; retrying next tick")
 
     async def _emit_due(self, monotonic_now: float, now: datetime) -> None:
+        self._last_emit = monotonic_now
         a = self.settings
         done: list[SessionSummary] = []
         # While a backlog is read, a session's other records may still be behind in another
@@ -170,8 +175,7 @@ class AnalyticsConsumer(EventConsumer):
         windows = self.rollups.pop_closed_windows(watermark) if watermark is not None else []
         if not done and not windows:
             return
-        for summary in done:
-            await self._publish_summary(summary)
+        await asyncio.gather(*(self._publish_summary(summary) for summary in done))
         self._write(done, windows)
         for summary in done:
             self._forget(summary.session_id)

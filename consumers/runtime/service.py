@@ -32,6 +32,7 @@ from consumers.runtime.deadletter import dead_letter_headers
 from consumers.runtime.errors import ConsumerError
 from consumers.runtime.health import HealthServer
 from consumers.runtime.records import Incoming, RawRecord, Undecodable, incoming, undecodable
+from lkbus.gc_tuning import tune_for_batches
 from lkbus.kafka import client_options, explain_connection_failure, faststream_security
 from lkbus.settings import Settings
 from schemas import DecodeError
@@ -137,6 +138,7 @@ class ConsumerService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await self.start()
+        tune_for_batches()  # this process is the consumer's: see lkbus/gc_tuning.py
         try:
             await stop.wait()
         finally:
@@ -212,11 +214,14 @@ class ConsumerService:
         return False
 
     async def _commit(self, msg: KafkaMessage, raw: Sequence[RawRecord]) -> None:
+        last: dict[tuple[str, int], RawRecord] = {}
+        for record in raw:  # each partition's records come in offset order
+            last[record.topic, record.partition] = record
         processed: dict[TopicPartition, int] = {}
         latest = self._latest_ms
-        for record in raw:
-            tp = TopicPartition(record.topic, record.partition)
-            processed[tp] = max(processed.get(tp, 0), record.offset + 1)
+        for (topic, partition), record in last.items():
+            tp = TopicPartition(topic, partition)
+            processed[tp] = record.offset + 1
             latest[tp] = max(latest.get(tp, 0), record.timestamp)
         consumer: Any = msg.consumer
         behind = False
@@ -317,12 +322,13 @@ class _HeaderlessView:
 
 
 async def _tolerant_parser(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    """FastStream decodes every header as UTF-8 and fails the whole batch on one that is not; hide
-    the headers from it (the runtime reads the raw records, and dead-letters bad headers itself)."""
-    views = tuple(
-        _HeaderlessView(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value) for r in records
+    """FastStream decodes every header as UTF-8 and fails the whole batch on one that is not, and
+    copies every value: show it the first and last records only, without headers (it names the
+    message after them; the runtime reads the raw records and dead-letters bad headers itself)."""
+    ends = (records[0], records[-1]) if len(records) > 1 else tuple(records)
+    message = await original(
+        tuple(_HeaderlessView(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value) for r in ends)
     )
-    message = await original(views)
     message.raw_message = records
     return message
 

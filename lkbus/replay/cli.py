@@ -7,7 +7,6 @@ Errors print one line and exit 1; SIGINT/SIGTERM stop a replay cleanly (a second
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
 import signal
 import sys
@@ -24,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lkbus.errors import LkbusError
+from lkbus.gc_tuning import tune_for_batches
 from lkbus.replay.exceptions import ReplayOptionError
 from lkbus.replay.filters import EventFilter
 from lkbus.replay.position import Beginning, End, Position, parse_position
@@ -53,17 +53,6 @@ def parse_speed(text: str) -> float | None:
             f"--speed {text!r} is not a speed; use 1 (as recorded), 10x (ten times faster), 0.5x or max"
         )
     return float(match.group(1))
-
-
-def _settle_heap() -> None:
-    """Move the objects alive after start-up out of the garbage collector's sight.
-
-    A replay allocates and drops millions of short-lived objects; every full collection
-    would scan the interpreter's ~60k start-up objects again. Freezing them roughly doubles
-    replay throughput (bench/bench_replay.py). The CLI process is ours: the library is not.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _fail(message: str) -> typer.Exit:
@@ -253,7 +242,7 @@ def replay_command(
         )
     except LkbusError as exc:
         raise _fail(str(exc)) from None
-    _settle_heap()
+    tune_for_batches()  # the CLI process is ours (the library's callers are not touched)
     with _progress(enabled=True) as (on_progress, out):
         stats = _run(lambda stop_: replay(s, options, out, on_progress=on_progress, stop=stop_))
     what = f"sent to {options.to_topic}" if options.to_topic else "shown"
@@ -286,7 +275,7 @@ def sessions_command(
         )
     except LkbusError as exc:
         raise _fail(str(exc)) from None
-    _settle_heap()
+    tune_for_batches()  # the CLI process is ours (the library's callers are not touched)
     with _progress(enabled=True) as (on_progress, out):
         result = _run(lambda stop_: sessions(s, options, on_progress=on_progress, stop=stop_))
     console = Console(file=out, width=None if out.isatty() else 200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class Context:
     cluster: Cluster
     params: Params
     folder: Path
+    measured: dict[str, Any] = field(default_factory=dict)
+    """Figures measured once per suite and shared by scenarios (the no-publisher baseline)."""
 
     def scratch(self, name: str) -> Path:
         path = self.folder / name
@@ -162,3 +164,29 @@ async def sleep_while_running(worker: WorkerProcess, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not worker.exited:  # noqa: ASYNC110 - polls a child process
         await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+async def compare_with_no_publisher(ctx: Context, result: ScenarioResult) -> None:
+    """Run (once per suite) the load of scenario 1 with no publisher attached, and set its largest
+    stall beside the scenario's: what the agents' own work stalls their loop on this machine."""
+    final = ctx.measured.get("no_publisher")
+    if final is None:
+        p = ctx.params
+        await ensure_broker(ctx)
+        topics = await ctx.cluster.topics("nopub")
+        config = worker_config(
+            ctx, topics, "nopub", chatty=p.sessions, duration_s=p.minutes * 60, publish=False
+        )
+        worker = WorkerProcess(config, ctx.scratch("nopub") / "worker.log")
+        await worker.start()
+        try:
+            final = await worker.finish(config.duration_s + 120)
+        finally:
+            worker.kill()
+        ctx.measured["no_publisher"] = final
+    result.no_publisher_stall_ms = final["stall_max_ms"]
+    result.notes.append(
+        f"the same {ctx.params.sessions} sessions for {final['conversations_s']:.0f} s with no publisher "
+        f"attached: largest stall {final['stall_max_ms']:.0f} ms, p99 {final['stall_p99_ms']:.1f} ms, "
+        f"{final['turns']:,} turns"
+    )

@@ -18,6 +18,7 @@ from reliability.scenarios.base import (
     Context,
     FaultWindow,
     apply_audit,
+    compare_with_no_publisher,
     cpu_notes,
     ensure_broker,
     sleep_while_running,
@@ -46,6 +47,7 @@ async def load(ctx: Context) -> ScenarioResult:
         ctx, result, "load", sessions=p.sessions, duration_s=p.minutes * 60, fault=None
     )
     result.check("no event dropped", final["stats"]["dropped"] == 0, f"{final['stats']['dropped']} dropped")
+    await compare_with_no_publisher(ctx, result)
     return result
 
 
@@ -70,6 +72,7 @@ async def kafka_outage(ctx: Context) -> ScenarioResult:
     stats = final["stats"]
     result.check("events spilled while Kafka was away", stats["spilled"] > 0, f"{stats['spilled']:,} spilled")
     result.check("no event dropped", stats["dropped"] == 0, f"{stats['dropped']} dropped")
+    await compare_with_no_publisher(ctx, result)
     return result
 
 
@@ -92,6 +95,7 @@ async def broker_killed(ctx: Context) -> ScenarioResult:
         ctx, result, "brokerkill", sessions=p.sessions, duration_s=2 * p.fault_lead_s + 15, fault=fault
     )
     result.check("no event dropped", final["stats"]["dropped"] == 0, f"{final['stats']['dropped']} dropped")
+    await compare_with_no_publisher(ctx, result)
     return result
 
 

@@ -94,3 +94,5 @@ def test_tables() -> None:
     assert "2 cores" in page
     assert "`sessions=200`" in page
     assert "ok: spilled (50 spilled)" in page
+    result.no_publisher_stall_ms = 9.6
+    assert row(result)[-2] == "12 ms (10 ms without publisher)"
