@@ -112,5 +112,12 @@ class CommandListener:
             consumer, self._consumer = self._consumer, None
             try:
                 await consumer.stop()
+            except asyncio.CancelledError:
+                # aiokafka's fetcher lets the cancellation of its own fetch task out of stop()
+                # while the broker is away; only a cancellation of this task goes on.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                logger.debug("command consumer did not stop cleanly (a fetch was cancelled)")
             except Exception:
                 logger.debug("command consumer did not stop cleanly", exc_info=True)

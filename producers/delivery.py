@@ -197,7 +197,9 @@ class Delivery:
             self._journal.close()
             self._settle_waiters(force=True)
             if self._producer is not None:
-                await _quietly_stop(self._producer)
+                # With Kafka away there is nothing to flush (what waits is journaled), and waiting
+                # would only delay closing.
+                await _quietly_stop(self._producer, timeout=10 if self._available else 1)
             self._update_gauges()
 
     def stop(self) -> None:
@@ -436,8 +438,8 @@ class Delivery:
             self._sleeping = False
 
 
-async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+async def _quietly_stop(producer: AIOKafkaProducer, timeout: float = 10) -> None:
     try:
-        await asyncio.wait_for(producer.stop(), 10)
+        await asyncio.wait_for(producer.stop(), timeout)
     except Exception:
         logger.debug("Kafka producer did not stop cleanly", exc_info=True)

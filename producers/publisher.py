@@ -272,6 +272,18 @@ class EventPublisher:
         except Exception:
             logger.exception("the publisher's delivery loop failed")
         finally:
+            _cancel_remaining_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
             self._done.set_result(None)
+
+
+def _cancel_remaining_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and reap what is left on the loop (as `asyncio.run` does): a Kafka client stopped
+    while the broker is away may leave its own tasks behind."""
+    tasks = asyncio.all_tasks(loop)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))

@@ -22,7 +22,7 @@ from lkbus.sim import EventLog, simulated_session
 from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
-from schemas import decode
+from schemas import SessionContext, decode, encode_event
 
 
 class LoopStallMeter:
@@ -127,6 +127,38 @@ async def test_kafka_away_mid_conversation_loses_nothing(
     )
     assert ticks_while_away > 0, "the agent's loop kept running while Kafka was away"
     print(f"largest agent-loop stall during the outage: {stalls.largest * 1000:.1f} ms")
+
+
+async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_start_sends_it(
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
+    topics = TopicSettings(prefix=unique("stuck") + ".", partitions=3)
+    await create_topics(kafka, project_topics(topics))
+    # The batch would be retried for 10 minutes; closing must not wait for that.
+    settings = PublisherSettings(
+        journal_dir=tmp_path / "journal", send_timeout_s=1, flush_timeout_s=2, in_flight_retry_s=600
+    )
+    ctx = SessionContext(session_id="stuck-1", agent_name="agent", source="test")
+    publisher = EventPublisher(kafka, topics, settings)
+    await publisher.start()
+    publisher.publish(encode_event("lkbus.session.started", {"agent_name": "agent"}, ctx, 1, time.time()))
+    assert await publisher.flush(10)
+    await asyncio.to_thread(own_broker.stop)
+    for seq in range(2, 6):
+        publisher.publish(
+            encode_event("lkbus.session.ended", {"reason": "r", "last_seq": seq}, ctx, seq, time.time())
+        )
+    await asyncio.sleep(2)  # past send_timeout_s: the batch is stuck, Kafka counts as away
+    await asyncio.wait_for(publisher.stop(), 60)
+    assert publisher.stats().journal_bytes > 0
+    await own_broker.start()
+    async with EventPublisher(kafka, topics, settings.model_copy(update={"in_flight_retry_s": 10})) as second:
+        deadline = time.monotonic() + 60
+        while not second.stats().kafka_available or second.stats().journal_bytes:
+            assert time.monotonic() < deadline, f"journal never drained: {second.stats()}"
+            await asyncio.sleep(0.2)
+    assert await seqs_in_kafka(kafka, topics, "stuck-1") == [1, 2, 3, 4, 5]
 
 
 _WORKER = textwrap.dedent(
