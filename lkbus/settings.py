@@ -205,11 +205,12 @@ class PublisherSettings(_Section):
         default=10, gt=0, description="How long closing waits for delivery before journaling the rest."
     )
     in_flight_retry_s: float = Field(
-        default=120,
+        default=10,
         gt=0,
         description=(
             "How long a batch sent but not acknowledged (Kafka went away) is retried by the same "
-            "idempotent producer, exactly once, before it is resent from the journal (at least once)."
+            "idempotent producer, exactly once, before it is resent from the journal (at least once). "
+            "Longer covers longer outages, but the Kafka client retries metadata without pause meanwhile."
         ),
     )
     metrics_port: int | None = Field(
