@@ -67,6 +67,14 @@ async def own_broker(tmp_path: Path) -> AsyncIterator[LocalBroker]:
         broker.stop()
 
 
+async def project_on(broker: LocalBroker, prefix: str) -> tuple[KafkaSettings, TopicSettings]:
+    """Settings for `broker` and the project's topics created on it under `prefix`."""
+    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap)
+    topics = TopicSettings(prefix=prefix + ".", partitions=3)
+    await create_topics(kafka, project_topics(topics))
+    return kafka, topics
+
+
 async def seqs_in_kafka(kafka: KafkaSettings, topics: TopicSettings, session_id: str) -> list[int]:
     """The session's seqs, sorted; asserts that each topic holds them in increasing order."""
     records = [r for r in await read_topics(kafka, list(topics.event_topics)) if r.key == session_id.encode()]
@@ -80,9 +88,7 @@ async def seqs_in_kafka(kafka: KafkaSettings, topics: TopicSettings, session_id:
 async def test_kafka_away_mid_conversation_loses_nothing(
     own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
 ) -> None:
-    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
-    topics = TopicSettings(prefix=unique("outage") + ".", partitions=3)
-    await create_topics(kafka, project_topics(topics))
+    kafka, topics = await project_on(own_broker, unique("outage"))
     settings = PublisherSettings(journal_dir=tmp_path / "journal", send_timeout_s=1)
     log = EventLog()
     async with EventPublisher(kafka, topics, settings) as publisher:
@@ -132,9 +138,7 @@ async def test_kafka_away_mid_conversation_loses_nothing(
 async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_start_sends_it(
     own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
 ) -> None:
-    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
-    topics = TopicSettings(prefix=unique("stuck") + ".", partitions=3)
-    await create_topics(kafka, project_topics(topics))
+    kafka, topics = await project_on(own_broker, unique("stuck"))
     # The batch would be retried for 10 minutes; closing must not wait for that.
     settings = PublisherSettings(
         journal_dir=tmp_path / "journal", send_timeout_s=1, flush_timeout_s=2, in_flight_retry_s=600
