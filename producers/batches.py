@@ -81,7 +81,7 @@ async def send_batches(producer: AIOKafkaProducer, records: Sequence[JournalReco
 
 def _append(builder: BatchBuilder, record: JournalRecord) -> object:
     return builder.append(
-        timestamp=record.timestamp_ms, key=record.key, value=record.value, headers=list(record.headers)
+        timestamp=record.timestamp_ms, key=record.key, value=record.value, headers=record.headers
     )
 
 

@@ -32,8 +32,8 @@ class JournalRecord(NamedTuple):
     topic: str
     key: bytes
     value: bytes
-    headers: tuple[tuple[str, bytes], ...]
-    """A tuple, so a record waiting for its acknowledgement is not tracked by the cyclic GC."""
+    headers: list[tuple[str, bytes]]
+    """As aiokafka takes them (a list); never changed once the record is made."""
     timestamp_ms: int
 
     def encode(self) -> bytes:
@@ -72,7 +72,7 @@ class JournalRecord(NamedTuple):
         for _ in range(_U16.unpack(take(2))[0]):
             name = take(_U16.unpack(take(2))[0]).decode()
             headers.append((name, take(_U32.unpack(take(4))[0])))
-        return cls(topic, key, value, tuple(headers), timestamp_ms)
+        return cls(topic, key, value, headers, timestamp_ms)
 
 
 def read_segment(path: Path) -> tuple[list[JournalRecord], int]:

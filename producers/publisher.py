@@ -229,7 +229,7 @@ class EventPublisher:
                     self._topic_of[record.family],
                     record.key,
                     record.value,
-                    tuple(record.headers),
+                    record.headers,
                     int(record.time * 1000),
                 ),
             )

@@ -108,8 +108,9 @@ class AnalyticsConsumer(EventConsumer):
                     if accumulator.ended and sid not in self._ended_at:
                         self._ended_at[sid] = time.monotonic()
                     self._add_to_window(record)
-            if time.monotonic() - self._last_emit >= EMIT_INTERVAL_S:
-                await self._emit_due(time.monotonic(), datetime.now(UTC))
+            now = time.monotonic()
+            if now - self._last_emit >= EMIT_INTERVAL_S:
+                await self._emit_due(now, datetime.now(UTC))
 
     def _add_to_window(self, record: Incoming) -> None:
         key = self.rollups.add(record.event, record.tp)

@@ -39,7 +39,7 @@ class RecordingProducer:
 
 
 def record(session: str, n: int, size: int = 100) -> JournalRecord:
-    return JournalRecord("t", session.encode(), b"x" * size, (("ce_type", b"x"),), 1_700_000_000_000 + n)
+    return JournalRecord("t", session.encode(), b"x" * size, [("ce_type", b"x")], 1_700_000_000_000 + n)
 
 
 async def test_each_session_goes_to_the_default_partitioners_partition_in_order() -> None:

@@ -14,7 +14,7 @@ def rec(n: int, size: int = 10) -> JournalRecord:
         topic="t",
         key=f"s{n % 3}".encode(),
         value=str(n).encode().ljust(size, b" "),
-        headers=(("ce_type", b"x"), ("n", str(n).encode())),
+        headers=[("ce_type", b"x"), ("n", str(n).encode())],
         timestamp_ms=1_700_000_000_000 + n,
     )
 
