@@ -3,7 +3,9 @@
 Runs on the publisher's own thread and event loop. Order is kept by one rule: records are sent
 in the order [in flight] [memory buffer] [journal]; a record goes to the journal whenever the
 journal is not empty, Kafka is away, or memory is full, and records that failed in flight are
-put back in front of the journal (`Journal.prepend`).
+put back in front of the journal (`Journal.prepend`, `Journal.settle_front`). The journal is
+always written before anything is deleted from it, so a crash at any moment loses at most the
+newest records, those still in memory; never one older than a record it keeps.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ class Delivery:
         self._inbox: collections.deque[Indexed] = collections.deque()
         self._memory: collections.deque[Indexed] = collections.deque()
         self._in_flight: list[Indexed] = []
-        self._in_flight_copy: int | None = None
+        self._in_flight_copied = 0
+        """How many records of the batch in flight have a copy at the front of the journal."""
         self._producer: AIOKafkaProducer | None = None
         self._available = False
         self._next_probe = 0.0
@@ -165,12 +168,13 @@ class Delivery:
                 self._route_inbox()
                 if self._spill_requested:
                     self._spill_requested = False
-                    self._spill_memory()
                     if self._stopping and self._sending is not None:
                         # Closing ran out of time while a batch waits for Kafka: its copy in the
                         # journal is sent by the next start (at least once).
-                        self._copy_in_flight()
+                        self._spill_memory(with_in_flight=True)
                         self._sending.cancel()
+                    else:
+                        self._spill_memory()
                 if self._sending is not None and self._sending.done():
                     if not self._sending.cancelled() and self._sending.exception() is not None:
                         logger.error("delivery step failed", exc_info=self._sending.exception())
@@ -185,8 +189,7 @@ class Delivery:
                         "Kafka has not acknowledged for %.0f s; spilling to the journal", self._send_timeout
                     )
                     self._enter_outage(new_client=False)  # the stuck batch is still its client's
-                    self._spill_memory()
-                    self._copy_in_flight()
+                    self._spill_memory(with_in_flight=True)
                 self._settle_waiters()
                 self._update_gauges()
                 await self._sleep()
@@ -244,40 +247,34 @@ class Delivery:
                 spill.append(inbox.popleft()[1])
             self._append_to_journal(spill)
 
-    def _copy_in_flight(self) -> None:
-        """Journal a copy of the batch Kafka has not acknowledged, in front of everything, so a
-        crash now loses nothing; the copy is dropped again once the batch's outcome is known."""
-        records = [r for _, r in self._in_flight]
-        if records and self._in_flight_copy is None and self._journal.prepend(records) == len(records):
-            self._in_flight_copy = self._journal.first_segment
-
     async def _send_from_memory(self, batch: list[Indexed]) -> None:
         failed = await self._send([r for _, r in batch])
         self._in_flight = []
-        if self._in_flight_copy is not None:
-            self._journal.discard(self._in_flight_copy)
-            self._in_flight_copy = None
+        copied, self._in_flight_copied = self._in_flight_copied, 0
+        retry = [batch[i][1] for i in failed] if failed is not None else []
+        if copied:
+            # The batch's copy is at the front of the journal (memory was spilled behind it, and
+            # stays empty while Kafka is away): keep the failed records of it, drop the rest.
+            self._journal.settle_front(copied, retry)
+            self._spilled += len(retry)
+            metrics.EVENTS_SPILLED.inc(len(retry))
+            retry = []
         if failed is None:
             return
-        retry = [batch[i][1] for i in failed] + [r for _, r in self._memory]
-        self._memory.clear()
         self._enter_outage()
-        self._prepend_to_journal(retry)
+        self._spill_memory(before=retry)
 
     async def _send_from_journal(self, limit: int) -> None:
         batch = self._journal.peek(limit)
         if not batch:
             return
         failed = await self._send(batch)
-        self._journal.consume(len(batch))
+        self._journal.settle_front(len(batch), [batch[i] for i in failed or ()])
         delivered = len(batch) - (len(failed) if failed else 0)
         self._resent += delivered
         metrics.EVENTS_RESENT.inc(delivered)
         if failed is not None:
             self._enter_outage()
-            retry = [batch[i] for i in failed]
-            written = self._journal.prepend(retry)
-            self._count_dropped(len(retry) - written)
 
     async def _send(self, records: list[JournalRecord]) -> list[int] | None:
         """Send and wait for acknowledgement; the indexes that failed, or None when all went."""
@@ -355,20 +352,32 @@ class Delivery:
             producer, self._producer = self._producer, None
             asyncio.get_running_loop().create_task(_quietly_stop(producer))
 
-    def _spill_memory(self) -> None:
-        self._route_inbox()
-        if self._memory:
-            self._prepend_to_journal([r for _, r in self._memory])
-            self._memory.clear()
+    def _spill_memory(
+        self, *, before: list[JournalRecord] | None = None, with_in_flight: bool = False
+    ) -> None:
+        """Journal the memory buffer in front of everything, after `before` and, with
+        `with_in_flight`, after a copy of the batch Kafka has not acknowledged (dropped again once
+        its outcome is known). One write, so a crash at any point after it loses none of them."""
+        records = list(before or ())
+        copied = 0
+        if with_in_flight and not self._in_flight_copied:
+            copied = len(self._in_flight)
+            records = [r for _, r in self._in_flight] + records
+        records += [r for _, r in self._memory]
+        self._memory.clear()
+        if self._journal.is_empty:
+            while self._inbox:
+                records.append(self._inbox.popleft()[1])
+        if records:
+            written = self._journal.prepend(records, unbudgeted=copied) - copied
+            self._in_flight_copied = copied
+            self._spilled += written
+            metrics.EVENTS_SPILLED.inc(written)
+            self._count_dropped(len(records) - copied - written)
+        self._route_inbox()  # the newest records, behind the journal (its own write, last)
 
     def _append_to_journal(self, records: list[JournalRecord]) -> None:
         written = self._journal.append(records)
-        self._spilled += written
-        metrics.EVENTS_SPILLED.inc(written)
-        self._count_dropped(len(records) - written)
-
-    def _prepend_to_journal(self, records: list[JournalRecord]) -> None:
-        written = self._journal.prepend(records)
         self._spilled += written
         metrics.EVENTS_SPILLED.inc(written)
         self._count_dropped(len(records) - written)

@@ -151,35 +151,37 @@ class Journal:
             self._tail_file.flush()
         return written
 
-    def prepend(self, records: Sequence[JournalRecord]) -> int:
-        """Write records as a new first segment, before everything else; returns how many fit."""
+    def prepend(self, records: Sequence[JournalRecord], *, unbudgeted: int = 0) -> int:
+        """Write records as a new first segment, before everything else; returns how many fit.
+
+        The first `unbudgeted` records are written even over the disk budget (a copy of a batch
+        that is already counted elsewhere)."""
         if not records:
             return 0
         self._drop_head_buffer_into_segment()
-        first = (min(self._segments) if self._segments else _FIRST_SEGMENT) - 1
         frames = []
         size = self.size_bytes
-        for record in records:
+        for i, record in enumerate(records):
             frame = record.encode()
-            if size + len(frame) > self.max_bytes:
+            if i >= unbudgeted and size + len(frame) > self.max_bytes:
                 break
             frames.append(frame)
             size += len(frame)
-        if frames:
-            _write_new(self._path(first), b"".join(frames))
-            self._segments.insert(0, first)
-            self._sizes[first] = sum(len(f) for f in frames)
+        self._write_first_segment(frames)
         return len(frames)
 
-    @property
-    def first_segment(self) -> int | None:
-        """The segment read first (the last one prepended), if any."""
-        return self._segments[0] if self._segments else None
-
-    def discard(self, segment: int) -> None:
-        """Delete a segment no one has started reading (a copy that turned out not to be needed)."""
-        if segment in self._segments and segment != self._head_segment:
-            self._delete_segment(segment)
+    def settle_front(self, count: int, unsent: Sequence[JournalRecord]) -> None:
+        """Mark the first `count` records as sent, except `unsent` (some of them, in order), which
+        stay in front. Crash-safe: `unsent` is written before the rest is marked sent, so a crash
+        in between repeats records and never loses one."""
+        if count <= 0 or len(unsent) == count:
+            return
+        if self._head_pos >= len(self._head) and not self._load_head():
+            return
+        self._write_first_segment([record.encode() for record in unsent])
+        self.consume(count)
+        if unsent:
+            self._drop_head_buffer_into_segment()  # the next read starts at the new first segment
 
     def peek(self, limit: int) -> list[JournalRecord]:
         """Up to `limit` records from the front, without consuming them."""
@@ -219,6 +221,14 @@ class Journal:
                 return True
             self._delete_segment(first)
         return False
+
+    def _write_first_segment(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        first = (min(self._segments) if self._segments else _FIRST_SEGMENT) - 1
+        _write_new(self._path(first), b"".join(frames))
+        self._segments.insert(0, first)
+        self._sizes[first] = sum(len(f) for f in frames)
 
     def _drop_head_buffer_into_segment(self) -> None:
         """Forget the loaded head; its unsent part stays on disk with its saved position."""

@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from producers.journal import Journal, JournalRecord, read_segment
 
 
@@ -116,12 +118,33 @@ def test_files_are_private_to_the_owner(tmp_path: Path) -> None:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
-def test_a_discarded_copy_is_gone_and_the_rest_stays_in_order(tmp_path: Path) -> None:
+def test_settling_the_front_keeps_the_unsent_records_in_front(tmp_path: Path) -> None:
     journal = make(tmp_path, segment_bytes=1 << 20)
     journal.append([rec(i) for i in range(5, 8)])
     journal.prepend([rec(i) for i in range(5)])
-    copy = journal.first_segment
-    assert copy is not None
-    journal.prepend([rec(100)])
-    journal.discard(copy)
-    assert drain(journal) == [100, 5, 6, 7]
+    journal.settle_front(5, [rec(1), rec(3)])  # 0, 2 and 4 were sent
+    assert drain(journal) == [1, 3, 5, 6, 7]
+
+
+def test_settling_part_of_a_segment_resumes_after_it(tmp_path: Path) -> None:
+    journal = make(tmp_path, segment_bytes=1 << 20)
+    journal.prepend([rec(i) for i in range(8)])
+    journal.settle_front(3, [])
+    assert drain(make(tmp_path)) == list(range(3, 8)), "a new process starts after the settled part"
+
+
+def test_a_crash_while_settling_repeats_records_and_loses_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = make(tmp_path, segment_bytes=1 << 20)
+    journal.append([rec(i) for i in range(6)])
+    journal.peek(4)
+
+    def crash(self: Journal, count: int) -> None:
+        raise KeyboardInterrupt  # the process dies after the unsent records are written
+
+    monkeypatch.setattr(Journal, "consume", crash)
+    with pytest.raises(KeyboardInterrupt):
+        journal.settle_front(4, [rec(2)])
+    monkeypatch.undo()
+    assert drain(make(tmp_path)) == [2, 0, 1, 2, 3, 4, 5], "record 2 twice, nothing lost"
