@@ -83,8 +83,8 @@ class Delivery:
         self._inbox: collections.deque[Indexed] = collections.deque()
         self._memory: collections.deque[Indexed] = collections.deque()
         self._in_flight: list[Indexed] = []
-        self._in_flight_copied = 0
-        """How many records of the batch in flight have a copy at the front of the journal."""
+        self._in_flight_copy: tuple[int | None, int] | None = None
+        """The journal segment holding a copy of the batch in flight, and how many records."""
         self._producer: AIOKafkaProducer | None = None
         self._available = False
         self._next_probe = 0.0
@@ -250,12 +250,12 @@ class Delivery:
     async def _send_from_memory(self, batch: list[Indexed]) -> None:
         failed = await self._send([r for _, r in batch])
         self._in_flight = []
-        copied, self._in_flight_copied = self._in_flight_copied, 0
+        copy, self._in_flight_copy = self._in_flight_copy, None
         retry = [batch[i][1] for i in failed] if failed is not None else []
-        if copied:
+        if copy is not None:
             # The batch's copy is at the front of the journal (memory was spilled behind it, and
             # stays empty while Kafka is away): keep the failed records of it, drop the rest.
-            self._journal.settle_front(copied, retry)
+            self._journal.settle_front(*copy, retry)
             self._spilled += len(retry)
             metrics.EVENTS_SPILLED.inc(len(retry))
             retry = []
@@ -268,8 +268,9 @@ class Delivery:
         batch = self._journal.peek(limit)
         if not batch:
             return
+        segment = self._journal.reading_segment
         failed = await self._send(batch)
-        self._journal.settle_front(len(batch), [batch[i] for i in failed or ()])
+        self._journal.settle_front(segment, len(batch), [batch[i] for i in failed or ()])
         delivered = len(batch) - (len(failed) if failed else 0)
         self._resent += delivered
         metrics.EVENTS_RESENT.inc(delivered)
@@ -360,7 +361,7 @@ class Delivery:
         its outcome is known). One write, so a crash at any point after it loses none of them."""
         records = list(before or ())
         copied = 0
-        if with_in_flight and not self._in_flight_copied:
+        if with_in_flight and self._in_flight_copy is None:
             copied = len(self._in_flight)
             records = [r for _, r in self._in_flight] + records
         records += [r for _, r in self._memory]
@@ -370,7 +371,8 @@ class Delivery:
                 records.append(self._inbox.popleft()[1])
         if records:
             written = self._journal.prepend(records, unbudgeted=copied) - copied
-            self._in_flight_copied = copied
+            if copied:
+                self._in_flight_copy = (self._journal.first_segment, copied)
             self._spilled += written
             metrics.EVENTS_SPILLED.inc(written)
             self._count_dropped(len(records) - copied - written)

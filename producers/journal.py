@@ -170,13 +170,26 @@ class Journal:
         self._write_first_segment(frames)
         return len(frames)
 
-    def settle_front(self, count: int, unsent: Sequence[JournalRecord]) -> None:
-        """Mark the first `count` records as sent, except `unsent` (some of them, in order), which
-        stay in front. Crash-safe: `unsent` is written before the rest is marked sent, so a crash
-        in between repeats records and never loses one."""
-        if count <= 0 or len(unsent) == count:
+    @property
+    def first_segment(self) -> int | None:
+        """The segment read first (the last one prepended), if any."""
+        return self._segments[0] if self._segments else None
+
+    @property
+    def reading_segment(self) -> int | None:
+        """The segment `peek` reads from, once it has read."""
+        return self._head_segment
+
+    def settle_front(self, segment: int | None, count: int, unsent: Sequence[JournalRecord]) -> None:
+        """Mark the next `count` records of `segment` as sent, except `unsent` (some of them, in
+        order), which stay in front. Crash-safe: `unsent` is written before the rest is marked
+        sent, so a crash in between repeats records and never loses one. Does nothing when
+        `segment` is no longer the one read first (its records are then sent again)."""
+        if segment is None or count <= 0 or len(unsent) == count:
             return
-        if self._head_pos >= len(self._head) and not self._load_head():
+        if self._head_segment is None and self.first_segment == segment:
+            self._load_head()
+        if self._head_segment != segment:
             return
         self._write_first_segment([record.encode() for record in unsent])
         self.consume(count)

@@ -122,14 +122,14 @@ def test_settling_the_front_keeps_the_unsent_records_in_front(tmp_path: Path) ->
     journal = make(tmp_path, segment_bytes=1 << 20)
     journal.append([rec(i) for i in range(5, 8)])
     journal.prepend([rec(i) for i in range(5)])
-    journal.settle_front(5, [rec(1), rec(3)])  # 0, 2 and 4 were sent
+    journal.settle_front(journal.first_segment, 5, [rec(1), rec(3)])  # 0, 2 and 4 were sent
     assert drain(journal) == [1, 3, 5, 6, 7]
 
 
 def test_settling_part_of_a_segment_resumes_after_it(tmp_path: Path) -> None:
     journal = make(tmp_path, segment_bytes=1 << 20)
     journal.prepend([rec(i) for i in range(8)])
-    journal.settle_front(3, [])
+    journal.settle_front(journal.first_segment, 3, [])
     assert drain(make(tmp_path)) == list(range(3, 8)), "a new process starts after the settled part"
 
 
@@ -139,12 +139,23 @@ def test_a_crash_while_settling_repeats_records_and_loses_none(
     journal = make(tmp_path, segment_bytes=1 << 20)
     journal.append([rec(i) for i in range(6)])
     journal.peek(4)
+    segment = journal.reading_segment
 
     def crash(self: Journal, count: int) -> None:
         raise KeyboardInterrupt  # the process dies after the unsent records are written
 
     monkeypatch.setattr(Journal, "consume", crash)
     with pytest.raises(KeyboardInterrupt):
-        journal.settle_front(4, [rec(2)])
+        journal.settle_front(segment, 4, [rec(2)])
     monkeypatch.undo()
     assert drain(make(tmp_path)) == [2, 0, 1, 2, 3, 4, 5], "record 2 twice, nothing lost"
+
+
+def test_settling_a_segment_no_longer_first_changes_nothing(tmp_path: Path) -> None:
+    journal = make(tmp_path, segment_bytes=1 << 20)
+    journal.append([rec(i) for i in range(5, 8)])
+    journal.peek(2)
+    segment = journal.reading_segment
+    journal.prepend([rec(i) for i in range(5)])  # in front of what was read
+    journal.settle_front(segment, 2, [])
+    assert drain(journal) == list(range(8)), "nothing is marked sent: at worst sent again"
