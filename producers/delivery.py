@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from producers import metrics
 from producers.batches import send_batches
@@ -348,10 +348,12 @@ class Delivery:
         self._available = False
         self._next_probe = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self._backoff_max)
-        if new_client and self._producer is not None and self._send_errors % 3 == 0:
-            # A fresh client after repeated failures: aiokafka can stay stuck after a broker restart.
+        if new_client and self._producer is not None:
+            # Probes start a fresh client, which fails at once while Kafka is away; one kept would
+            # retry each probe's batch, and its metadata without pause, until the batch expires.
+            # (A fresh client also gets past aiokafka staying stuck after a broker restart.)
             producer, self._producer = self._producer, None
-            asyncio.get_running_loop().create_task(_quietly_stop(producer))
+            asyncio.get_running_loop().create_task(_abandon(producer))
 
     def _spill_memory(
         self, *, before: list[JournalRecord] | None = None, with_in_flight: bool = False
@@ -447,6 +449,15 @@ class Delivery:
             pass
         finally:
             self._sleeping = False
+
+
+async def _abandon(producer: AIOKafkaProducer) -> None:
+    """Stop a client now, failing any batch it still holds (what this loop hands over stays
+    journaled until acknowledged), instead of waiting for its batches to expire."""
+    accumulator = getattr(producer, "_message_accumulator", None)  # aiokafka has no public abort
+    if accumulator is not None:
+        accumulator.fail_all(KafkaConnectionError("the publisher closed this Kafka client"))
+    await _quietly_stop(producer)
 
 
 async def _quietly_stop(producer: AIOKafkaProducer, timeout: float = 10) -> None:

@@ -37,12 +37,13 @@ class HeldProducer:
     def __init__(self) -> None:
         self.held: list[tuple[RecordingBatch, asyncio.Future[Any]]] = []
         self.acknowledged: list[int] = []
+        self.stopped = False
 
     async def start(self) -> None:
         return None
 
     async def stop(self) -> None:
-        return None
+        self.stopped = True
 
     async def partitions_for(self, topic: str) -> set[int]:
         return {0}
@@ -208,3 +209,39 @@ async def test_a_failed_resend_keeps_its_records_in_front(
         await asyncio.sleep(0.05)
     assert producer.acknowledged == list(range(15)), "in order, once each"
     assert checker.violations == []
+
+
+async def test_after_a_failed_send_each_probe_starts_a_fresh_client(tmp_path: Path) -> None:
+    """A client kept through an outage would retry each probe's batch (and its metadata, without
+    pause) until the batch expires; a fresh one fails at once while Kafka is away."""
+    clients: list[HeldProducer] = []
+
+    def fresh_client() -> HeldProducer:
+        clients.append(HeldProducer())
+        return clients[-1]
+
+    subject = Delivery(
+        fresh_client,
+        Journal(tmp_path, max_bytes=1 << 20, segment_bytes=1 << 20),
+        buffer_max_events=1000,
+        send_timeout_s=5,
+        retry_backoff_max_s=0.2,
+    )
+    running = asyncio.create_task(subject.run())
+    submit(subject, range(5))
+    await until(lambda: clients and clients[-1].held)
+    clients[-1].fail_all()  # Kafka refused the batch
+    for attempt in range(2, 4):
+
+        def probing(count: int = attempt) -> bool:
+            return len(clients) == count and bool(clients[-1].held)
+
+        await until(probing)
+        assert all(client.stopped for client in clients[:-1]), "the failed client was closed"
+        clients[-1].fail_all()
+    await until(lambda: len(clients) == 4 and clients[-1].held)
+    clients[-1].acknowledge_all()
+    await until(lambda: not subject.stats().journal_bytes)
+    subject.stop()
+    await asyncio.wait_for(running, 10)
+    assert [n for client in clients for n in client.acknowledged] == list(range(5))
