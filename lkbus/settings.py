@@ -210,7 +210,7 @@ class PublisherSettings(_Section):
         description=(
             "How long a batch sent but not acknowledged (Kafka went away) is retried by the same "
             "idempotent producer, exactly once, before it is resent from the journal (at least once). "
-            "Longer covers longer outages, but the Kafka client retries metadata without pause meanwhile."
+            "Longer covers longer outages."
         ),
     )
     metrics_port: int | None = Field(

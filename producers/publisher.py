@@ -21,6 +21,7 @@ from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSett
 from producers.commands import CommandListener
 from producers.delivery import LARGEST_VALUE_BYTES, MAX_REQUEST_BYTES, Delivery, DeliveryStats
 from producers.journal import Journal, JournalRecord
+from producers.metadata_pacing import pace_metadata_updates
 from producers.redaction import TextTransform, text_transform
 from schemas import EncodedRecord, TopicFamily
 
@@ -239,7 +240,7 @@ class EventPublisher:
 
     def _make_producer(self) -> AIOKafkaProducer:
         s = self.settings
-        return AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             **client_options(self.kafka),
             acks="all",
             enable_idempotence=True,
@@ -251,6 +252,8 @@ class EventPublisher:
             # retries it with the same producer id and sequence, so the broker keeps it once.
             request_timeout_ms=int(max(s.send_timeout_s, s.in_flight_retry_s) * 1000),
         )
+        pace_metadata_updates(producer.client)
+        return producer
 
     async def _run_on_thread(self) -> None:
         if self._commands is None:
