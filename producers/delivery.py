@@ -199,10 +199,12 @@ class Delivery:
             self._spill_memory()
             self._journal.close()
             self._settle_waiters(force=True)
-            if self._producer is not None:
+            if self._available and self._producer is not None:
+                await _quietly_stop(self._producer)
+            elif self._producer is not None:
                 # With Kafka away there is nothing to flush (what waits is journaled), and waiting
                 # would only delay closing.
-                await _quietly_stop(self._producer, timeout=10 if self._available else 1)
+                await _abandon(self._producer)
             self._update_gauges()
 
     def stop(self) -> None:
