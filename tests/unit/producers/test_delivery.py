@@ -147,6 +147,15 @@ async def until(condition: Callable[[], object], timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
+async def acknowledge_until_drained(delivery: Delivery, producer: HeldProducer, timeout: float = 10) -> None:
+    """Acknowledge every batch sent until nothing is held and the journal is empty."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while producer.held or delivery.stats().journal_bytes:
+        assert asyncio.get_running_loop().time() < deadline, "the journal was not drained"
+        producer.acknowledge_all()
+        await asyncio.sleep(0.05)
+
+
 def submit(delivery: Delivery, numbers: range) -> None:
     for n in numbers:
         delivery.submit(record(n))
@@ -165,10 +174,7 @@ async def test_kafka_stops_answering_a_batch_in_flight_the_batch_and_memory_are_
     await until(lambda: subject.stats().spilled >= 30)
     producer.fail_all()
     await until(lambda: producer.held)  # the probe resends from the journal
-    while producer.held:
-        producer.acknowledge_all()
-        await asyncio.sleep(0.05)
-    await until(lambda: not subject.stats().journal_bytes and not producer.held)
+    await acknowledge_until_drained(subject, producer)
     assert producer.acknowledged == list(range(40)), "in order, once each"
     assert checker.checks > 3
     assert checker.violations == []
@@ -184,9 +190,7 @@ async def test_a_held_batch_acknowledged_after_the_spill_is_not_sent_again(
     await until(lambda: not subject.stats().kafka_available)
     producer.acknowledge_all()  # Kafka answers late: the journal's copy of the batch is dropped
     await until(lambda: producer.held)
-    while producer.held or subject.stats().journal_bytes:
-        producer.acknowledge_all()
-        await asyncio.sleep(0.05)
+    await acknowledge_until_drained(subject, producer)
     assert producer.acknowledged == list(range(20)), "in order, once each"
     assert checker.violations == []
 
@@ -203,10 +207,7 @@ async def test_a_failed_resend_keeps_its_records_in_front(
     for _ in range(3):  # three probes from the journal fail in a row
         await until(lambda: producer.held)
         producer.fail_all()
-    while producer.held or subject.stats().journal_bytes:
-        await until(lambda: producer.held)
-        producer.acknowledge_all()
-        await asyncio.sleep(0.05)
+    await acknowledge_until_drained(subject, producer)
     assert producer.acknowledged == list(range(15)), "in order, once each"
     assert checker.violations == []
 
