@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from producers.attachment import SessionPublication
 
 logger = logging.getLogger("lkbus.producers.commands")
+_PIN_END_TIMEOUT_S = 10
 
 
 class CommandListener:
@@ -38,6 +39,7 @@ class CommandListener:
         self._topic = topic
         self._sessions = sessions
         self._consumer: AIOKafkaConsumer | None = None
+        self._consuming: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.received = 0
@@ -46,20 +48,31 @@ class CommandListener:
     async def run(self) -> None:
         """Read new commands until `stop()`; reconnects while Kafka is away."""
         while not self._stopping.is_set():
+            self._consuming = asyncio.get_running_loop().create_task(self._consume())
             try:
-                await self._consume()
+                await self._consuming
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                # stop() cancelled a consumer waiting for Kafka (aiokafka's offset lookups retry
+                # without end while the broker is away).
             except (KafkaError, OSError) as exc:
                 logger.warning("command listener lost Kafka (%s); retrying", exc.__class__.__name__)
             except Exception:
                 logger.exception("command listener failed; retrying")
             finally:
+                self._consuming = None
                 await self._close()
             if not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 2)
 
     def stop(self) -> None:
+        """Stop reading, now, whatever the consumer waits for (call it on the listener's loop)."""
         self._stopping.set()
+        if self._consuming is not None:
+            self._consuming.cancel()
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -71,15 +84,21 @@ class CommandListener:
         if not partitions:  # stopping before the topic could be read
             return
         consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for tp in partitions:
-            await consumer.position(tp)  # pin "the end" now, so commands sent from here on are seen
+        # Pin "the end" now, so commands sent from here on are seen. aiokafka retries this without
+        # pause or end while the broker is away: give up after a while and start again.
+        await asyncio.wait_for(self._pin_end(consumer, partitions), _PIN_END_TIMEOUT_S)
         self.ready.set()
         while not self._stopping.is_set():
             batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for record in records:
                     self._dispatch(record.value, record.headers)
+
+    @staticmethod
+    async def _pin_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await consumer.position(tp)
 
     async def _partitions(self) -> list[TopicPartition]:
         while not self._stopping.is_set():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from types import TracebackType
@@ -119,18 +120,23 @@ class EventPublisher:
         if self._thread is None or self._loop is None:
             return
         loop = self._loop
-        loop.call_soon_threadsafe(self._delivery.stop)
-        if self._commands is not None:
-            loop.call_soon_threadsafe(self._commands.stop)
+        # One callback: once delivery stops, the thread may close its loop at any moment.
+        loop.call_soon_threadsafe(self._stop_on_thread)
         try:
             await asyncio.wait_for(
                 asyncio.shield(asyncio.wrap_future(self._done)), self.settings.flush_timeout_s
             )
         except TimeoutError:
-            loop.call_soon_threadsafe(self._delivery.request_spill)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to spill
+                loop.call_soon_threadsafe(self._delivery.request_spill)
             await asyncio.wrap_future(self._done)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
+
+    def _stop_on_thread(self) -> None:
+        if self._commands is not None:
+            self._commands.stop()
+        self._delivery.stop()
 
     async def __aenter__(self) -> EventPublisher:
         await self.start()

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 
 from lkbus.broker import LocalBroker
 from lkbus.broker.ephemeral import free_port
@@ -22,6 +24,7 @@ from lkbus.sim import EventLog, simulated_session
 from lkbus.topic_reader import read_topics
 from lkbus.topics import create_topics, project_topics
 from producers import EventPublisher
+from producers.commands import CommandListener
 from schemas import SessionContext, decode, encode_event
 
 
@@ -163,6 +166,61 @@ async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_st
             assert time.monotonic() < deadline, f"journal never drained: {second.stats()}"
             await asyncio.sleep(0.2)
     assert await seqs_in_kafka(kafka, topics, "stuck-1") == [1, 2, 3, 4, 5]
+
+
+def stop_broker_once_the_listener_found_its_partitions(
+    broker: LocalBroker, monkeypatch: pytest.MonkeyPatch
+) -> threading.Event:
+    """The command listener's next step, pinning the topic's end, then waits for Kafka."""
+    find_partitions = CommandListener._partitions
+    broker_gone = threading.Event()
+
+    async def broker_goes_away_first(listener: CommandListener) -> list[TopicPartition]:
+        partitions = await find_partitions(listener)
+        if not broker_gone.is_set():
+            await asyncio.to_thread(broker.stop)
+            broker_gone.set()
+        return partitions
+
+    monkeypatch.setattr(CommandListener, "_partitions", broker_goes_away_first)
+    return broker_gone
+
+
+async def test_stopping_while_the_command_listener_waits_for_kafka_returns(
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka, topics = await project_on(own_broker, unique("listener"))
+    monkeypatch.setattr("producers.commands._PIN_END_TIMEOUT_S", 600)
+    broker_gone = stop_broker_once_the_listener_found_its_partitions(own_broker, monkeypatch)
+    publisher = EventPublisher(kafka, topics, PublisherSettings(journal_dir=tmp_path / "journal"))
+    await publisher.start()
+    assert await asyncio.to_thread(broker_gone.wait, 60)
+    # A hang detector, not a timing: the listener would otherwise wait for Kafka forever.
+    await asyncio.wait_for(publisher.stop(), 60)
+    assert publisher.stats().dropped == 0
+
+
+async def test_the_command_listener_gives_up_waiting_for_kafka_and_starts_again(
+    own_broker: LocalBroker,
+    tmp_path: Path,
+    unique: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiokafka retries the listener's offset lookups without pause while the broker is away."""
+    kafka, topics = await project_on(own_broker, unique("listener"))
+    monkeypatch.setattr("producers.commands._PIN_END_TIMEOUT_S", 1)
+    broker_gone = stop_broker_once_the_listener_found_its_partitions(own_broker, monkeypatch)
+    async with EventPublisher(
+        kafka, topics, PublisherSettings(journal_dir=tmp_path / "journal")
+    ) as publisher:
+        assert await asyncio.to_thread(broker_gone.wait, 60)
+        deadline = time.monotonic() + 60
+        while "command listener lost Kafka (TimeoutError)" not in caplog.text:
+            assert time.monotonic() < deadline, "the listener never gave up waiting"
+            await asyncio.sleep(0.1)
+        await own_broker.start()
+        await publisher.commands_ready(60)
 
 
 _WORKER = textwrap.dedent(
