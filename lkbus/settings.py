@@ -216,6 +216,14 @@ class PublisherSettings(_Section):
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on this port (off when unset)."
     )
+    client_log_interval_s: float = Field(
+        default=60,
+        ge=0,
+        description=(
+            "The Kafka client's log lines from the publisher's thread: each kind once per this "
+            "interval (an outage repeats them tens of times a second); 0 lets every one through."
+        ),
+    )
 
     commands: bool = Field(
         default=True, description="Listen for commands (prompt, say, close) to hosted sessions."

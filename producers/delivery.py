@@ -37,6 +37,7 @@ _PROBE_BATCH = 100
 _WAKE_BACKLOG = 1000
 """Records waiting in the inbox that wake the loop even while a batch is in flight."""
 _DROP_LOG_INTERVAL_S = 10.0
+_ABANDON_TIMEOUT_S = 10.0
 MAX_REQUEST_BYTES = 1_048_576
 """The producer's `max_request_size` (aiokafka's default; under the broker's `message.max.bytes`)."""
 LARGEST_VALUE_BYTES = MAX_REQUEST_BYTES - 16_384
@@ -456,9 +457,23 @@ class Delivery:
 async def _abandon(producer: AIOKafkaProducer) -> None:
     """Stop a client now, failing any batch it still holds (what this loop hands over stays
     journaled until acknowledged), instead of waiting for its batches to expire."""
-    accumulator = getattr(producer, "_message_accumulator", None)  # aiokafka has no public abort
+    # aiokafka has no public abort. Its sender stops first: failing batches under a running sender
+    # ends it with that error, and its failure callback then raises (an "Exception in callback"
+    # log line in the agent's process).
+    sender_task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if isinstance(sender_task, asyncio.Task) and not sender_task.done():
+        sender_task.cancel()
+        await asyncio.wait({sender_task}, timeout=_ABANDON_TIMEOUT_S)
+    accumulator = getattr(producer, "_message_accumulator", None)
     if accumulator is not None:
+        # A batch put back for a retry has left the pending set its done callback removes it from.
+        accumulator._pending_batches.update(b for held in accumulator._batches.values() for b in held)
+        batches = list(accumulator._pending_batches)
         accumulator.fail_all(KafkaConnectionError("the publisher closed this Kafka client"))
+        for batch in batches:  # nobody waits on them any more: not an "exception never retrieved"
+            for future in (batch.future, getattr(batch, "_drain_waiter", None)):
+                if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+                    future.exception()
     await _quietly_stop(producer)
 
 

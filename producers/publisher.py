@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from lkbus.kafka import client_options, explain_connection_failure
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
+from producers.client_logs import quiet_client_lines
 from producers.commands import CommandListener
 from producers.delivery import LARGEST_VALUE_BYTES, MAX_REQUEST_BYTES, Delivery, DeliveryStats
 from producers.journal import Journal, JournalRecord
@@ -275,6 +276,7 @@ class EventPublisher:
     def _thread_main(self, ready: concurrent.futures.Future[None]) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
+        unquiet = quiet_client_lines(threading.current_thread().name, self.settings.client_log_interval_s)
         try:
             loop.call_soon(ready.set_result, None)
             loop.run_until_complete(self._run_on_thread())
@@ -284,6 +286,7 @@ class EventPublisher:
             _cancel_remaining_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+            unquiet()
             self._done.set_result(None)
 
 

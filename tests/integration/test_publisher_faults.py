@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,9 @@ async def seqs_in_kafka(kafka: KafkaSettings, topics: TopicSettings, session_id:
 
 
 async def test_kafka_away_mid_conversation_loses_nothing(
-    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    test_started = time.monotonic()
     kafka, topics = await project_on(own_broker, unique("outage"))
     settings = PublisherSettings(journal_dir=tmp_path / "journal", send_timeout_s=1)
     log = EventLog()
@@ -135,11 +137,19 @@ async def test_kafka_away_mid_conversation_loses_nothing(
         "every event once: none lost, none duplicated"
     )
     assert ticks_while_away > 0, "the agent's loop kept running while Kafka was away"
+    # Each kind of Kafka client line once per minute from the publisher's thread (hundreds otherwise).
+    client_lines = Counter(
+        (r.name, r.msg)
+        for r in caplog.records
+        if r.name.startswith("aiokafka") and r.threadName == "lkbus-publisher"
+    )
+    assert client_lines, "the client's first lines still go through"
+    assert max(client_lines.values()) <= 1 + (time.monotonic() - test_started) // 60, client_lines
     print(f"largest agent-loop stall during the outage: {stalls.largest * 1000:.1f} ms")
 
 
 async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_start_sends_it(
-    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str]
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
 ) -> None:
     kafka, topics = await project_on(own_broker, unique("stuck"))
     # The batch would be retried for 10 minutes; closing must not wait for that.
@@ -159,6 +169,8 @@ async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_st
     await asyncio.sleep(2)  # past send_timeout_s: the batch is stuck, Kafka counts as away
     await asyncio.wait_for(publisher.stop(), 60)
     assert publisher.stats().journal_bytes > 0
+    loop_errors = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert not loop_errors, "the Kafka client was closed cleanly"
     await own_broker.start()
     async with EventPublisher(kafka, topics, settings.model_copy(update={"in_flight_retry_s": 10})) as second:
         deadline = time.monotonic() + 60
