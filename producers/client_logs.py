@@ -3,7 +3,8 @@
 aiokafka logs every failed connection, metadata refresh and fetch: tens of ERROR lines a second
 during an outage, in the agent's own process. The publisher already says what matters (Kafka
 unreachable, spilling to the journal, back), so from the publisher's thread each kind of client
-line (logger and message template) goes through once per interval and its repeats are counted.
+warning or error (logger and message template) goes through once per interval and its repeats
+are counted.
 Records of other threads (an application's own Kafka clients) are never touched.
 """
 
@@ -18,7 +19,8 @@ CLIENT_LOGGER = "aiokafka"
 
 
 class RepeatedClientLines(logging.Filter):
-    """Lets one record per (logger, message template) through per `interval_s`, from one thread."""
+    """Lets one warning or error per (logger, message template) through per `interval_s`, from one
+    thread; lower levels (asked for when debugging) all go through."""
 
     def __init__(
         self, thread_name: str, interval_s: float, clock: Callable[[], float] = time.monotonic
@@ -32,8 +34,8 @@ class RepeatedClientLines(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.threadName != self.thread_name:
-            return True
+        if record.levelno < logging.WARNING or record.threadName != self.thread_name:
+            return True  # asked-for debug output is the user's to have
         key = (record.name, record.msg)
         now = self.clock()
         with self._lock:

@@ -80,7 +80,11 @@ async def test_a_scripted_session_logs_no_transcript_and_no_identity(
 ) -> None:
     kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")  # nothing listens: events spill
     settings = PublisherSettings(
-        journal_dir=tmp_path / "journal", send_timeout_s=1, flush_timeout_s=1, commands=False
+        journal_dir=tmp_path / "journal",
+        send_timeout_s=1,
+        flush_timeout_s=1,
+        commands=False,
+        client_log_interval_s=0,  # every line the process could log is looked at
     )
     publisher = EventPublisher(kafka, TopicSettings(prefix="privacy."), settings)
     async with publisher:

@@ -43,6 +43,15 @@ def test_each_kind_of_line_goes_through_once_per_interval() -> None:
     assert lines.suppressed == 3
 
 
+def test_debug_lines_all_go_through() -> None:
+    lines = RepeatedClientLines("lkbus-publisher", 60, FakeClock())
+    for _ in range(3):
+        record = line("Sending request %s", args=("MetadataRequest",))
+        record.levelno = logging.DEBUG
+        assert lines.filter(record)
+    assert lines.suppressed == 0
+
+
 def test_other_threads_are_never_touched() -> None:
     lines = RepeatedClientLines("lkbus-publisher", 60, FakeClock())
     for _ in range(3):
