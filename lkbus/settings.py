@@ -220,8 +220,8 @@ class PublisherSettings(_Section):
         default=60,
         ge=0,
         description=(
-            "The Kafka client's log lines from the publisher's thread: each kind once per this "
-            "interval (an outage repeats them tens of times a second); 0 lets every one through."
+            "The Kafka client's warnings and errors from the publisher's thread: each kind once per "
+            "this interval (an outage repeats them tens of times a second); 0 lets every one through."
         ),
     )
 
@@ -250,6 +250,14 @@ class ConsumerSettings(_Section):
     )
     health_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve /healthz, /readyz and /metrics on this port."
+    )
+    client_log_interval_s: float = Field(
+        default=60,
+        ge=0,
+        description=(
+            "The Kafka client's warnings and errors: each kind once per this interval (an outage "
+            "repeats them tens of times a second); 0 lets every one through."
+        ),
     )
 
 

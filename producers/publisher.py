@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 
+from lkbus.client_logs import quiet_client_lines
 from lkbus.kafka import client_options, explain_connection_failure
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
-from producers.client_logs import quiet_client_lines
 from producers.commands import CommandListener
 from producers.delivery import LARGEST_VALUE_BYTES, MAX_REQUEST_BYTES, Delivery, DeliveryStats
 from producers.journal import Journal, JournalRecord

@@ -32,6 +32,7 @@ from consumers.runtime.deadletter import dead_letter_headers
 from consumers.runtime.errors import ConsumerError
 from consumers.runtime.health import HealthServer
 from consumers.runtime.records import Incoming, RawRecord, Undecodable, incoming, undecodable
+from lkbus.client_logs import quiet_client_lines
 from lkbus.gc_tuning import tune_for_batches
 from lkbus.kafka import client_options, explain_connection_failure, faststream_security
 from lkbus.settings import Settings
@@ -137,13 +138,18 @@ class ConsumerService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        await self.start()
-        tune_for_batches()  # this process is the consumer's: see lkbus/gc_tuning.py
+        # This process is the consumer's: see lkbus/gc_tuning.py and lkbus/client_logs.py.
+        unquiet = quiet_client_lines(None, self.settings.consumer.client_log_interval_s)
         try:
-            await stop.wait()
+            await self.start()
+            tune_for_batches()
+            try:
+                await stop.wait()
+            finally:
+                logger.info("consumer %s stopping", self.name)
+                await self.stop()
         finally:
-            logger.info("consumer %s stopping", self.name)
-            await self.stop()
+            unquiet()
 
     def caught_up(self) -> bool:
         """At the last batch every assigned partition was read to its end or read live (its last

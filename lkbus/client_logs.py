@@ -1,11 +1,10 @@
-"""Keep the Kafka client's repeated log lines out of the agent's logs while Kafka is away.
+"""Keep the Kafka client's repeated log lines from flooding the logs while Kafka is away.
 
 aiokafka logs every failed connection, metadata refresh and fetch: tens of ERROR lines a second
-during an outage, in the agent's own process. The publisher already says what matters (Kafka
-unreachable, spilling to the journal, back), so from the publisher's thread each kind of client
-warning or error (logger and message template) goes through once per interval and its repeats
-are counted.
-Records of other threads (an application's own Kafka clients) are never touched.
+during an outage. Each kind of client warning or error (logger and message template) goes
+through once per interval and its repeats are counted. In the agent's process only the
+publisher's thread is thinned, never an application's own Kafka clients; the consumer services
+thin every thread.
 """
 
 from __future__ import annotations
@@ -19,11 +18,12 @@ CLIENT_LOGGER = "aiokafka"
 
 
 class RepeatedClientLines(logging.Filter):
-    """Lets one warning or error per (logger, message template) through per `interval_s`, from one
-    thread; lower levels (asked for when debugging) all go through."""
+    """Lets one warning or error per (logger, message template) through per `interval_s`, from the
+    thread named `thread_name` (every thread when None); lower levels (asked for when debugging)
+    all go through."""
 
     def __init__(
-        self, thread_name: str, interval_s: float, clock: Callable[[], float] = time.monotonic
+        self, thread_name: str | None, interval_s: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__()
         self.thread_name = thread_name
@@ -34,8 +34,10 @@ class RepeatedClientLines(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or record.threadName != self.thread_name:
-            return True  # asked-for debug output is the user's to have
+        if record.levelno < logging.WARNING:
+            return True  # debug output asked for is the user's to have
+        if self.thread_name is not None and record.threadName != self.thread_name:
+            return True
         key = (record.name, record.msg)
         now = self.clock()
         with self._lock:
@@ -57,7 +59,7 @@ def client_loggers() -> list[logging.Logger]:
     return [logging.getLogger(name) for name in sorted(set(names) | {CLIENT_LOGGER})]
 
 
-def quiet_client_lines(thread_name: str, interval_s: float) -> Callable[[], None]:
+def quiet_client_lines(thread_name: str | None, interval_s: float) -> Callable[[], None]:
     """Install the filter on aiokafka's loggers; returns the function that removes it."""
     if interval_s <= 0:
         return lambda: None

@@ -1,4 +1,4 @@
-"""The Kafka client's repeated log lines from the publisher's thread go through once per interval."""
+"""The Kafka client's repeated warnings and errors go through once per interval."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from producers.client_logs import RepeatedClientLines, client_loggers, quiet_client_lines
+from lkbus.client_logs import RepeatedClientLines, client_loggers, quiet_client_lines
 
 
 class FakeClock:
@@ -84,6 +84,13 @@ def test_installed_on_every_client_logger_and_removed(caplog: pytest.LogCaptureF
     after.start()
     after.join()
     assert len(caplog.records) == 4, "removed: every line goes through again"
+
+
+def test_every_thread_when_no_thread_is_named() -> None:
+    lines = RepeatedClientLines(None, 60, FakeClock())
+    assert lines.filter(line("Unable connect to node", thread="MainThread"))
+    assert not lines.filter(line("Unable connect to node", thread="another"))
+    assert lines.suppressed == 1
 
 
 def test_zero_lets_every_line_through(caplog: pytest.LogCaptureFixture) -> None:
