@@ -81,7 +81,7 @@ class AnalyticsConsumer(EventConsumer):
         async with self._lock:
             # Rows of windows still open are written as they stand; their offsets stay uncommitted,
             # so the next instance rebuilds them whole.
-            self._write([], self.rollups.flush_windows())
+            await asyncio.to_thread(self._write, [], self.rollups.flush_windows())
 
     async def handle(self, batch: Sequence[Incoming]) -> None:
         async with self._lock:
@@ -177,7 +177,9 @@ class AnalyticsConsumer(EventConsumer):
         if not done and not windows:
             return
         await asyncio.gather(*(self._publish_summary(summary) for summary in done))
-        self._write(done, windows)
+        # Off the event loop, which keeps fetching and heartbeating meanwhile (a write of many
+        # rows takes a good part of a second).
+        await asyncio.to_thread(self._write, done, windows)
         for summary in done:
             self._forget(summary.session_id)
             self._summarised[summary.session_id] = summary.ended_at if summary.status == "ended" else None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from lkbus.errors import TopicError
 from lkbus.replay.exceptions import ReplayOptionError
-from lkbus.replay.merge import TimestampMerger
+from lkbus.replay.merge import Keep, TimestampMerger
 from lkbus.replay.position import AtTime, Position
 from lkbus.replay.source import (
     TP,
@@ -46,6 +46,12 @@ class ArchiveRecordSource:
     def __init__(self, root: str | Path) -> None:
         self._root = str(root)
         self._ranges: list[PartitionRange] = []
+        self._keep: Keep | None = None
+        self._merger: TimestampMerger | None = None
+
+    @property
+    def skipped(self) -> int:
+        return 0 if self._merger is None else self._merger.skipped
 
     async def __aenter__(self) -> Self:
         return self
@@ -59,6 +65,7 @@ class ArchiveRecordSource:
         if request.stop is None:
             raise ReplayOptionError("--follow cannot follow an archive; drop --follow or --from-archive")
         self._ranges = await asyncio.to_thread(self._plan, request)
+        self._keep = request.keep
         return ReadPlan(tuple(self._ranges))
 
     def _plan(self, request: ReadRequest) -> list[PartitionRange]:
@@ -117,7 +124,9 @@ class ArchiveRecordSource:
 
     async def batches(self, stop: asyncio.Event) -> AsyncGenerator[Sequence[SourceRecord], None]:
         ranges = {(r.topic, r.partition): r for r in self._ranges if r.stop is not None and r.stop > r.start}
-        merger = TimestampMerger({tp: (r.start, r.stop) for tp, r in ranges.items()}, bounded=True)
+        merger = self._merger = TimestampMerger(
+            {tp: (r.start, r.stop) for tp, r in ranges.items()}, bounded=True, keep=self._keep
+        )
         readers = {tp: self._records(tp) for tp in ranges}
         while not merger.finished and not stop.is_set():
             for tp in merger.starving:

@@ -122,6 +122,9 @@ class CompiledFilter:
         if self._session_keys is not None and key is not None and key not in self._session_keys:
             return False
         if self._types is not None:
+            # The producer writes ce_type third; look there first, then everywhere.
+            if len(headers) > 2 and headers[2][0] == HEADER_TYPE:
+                headers = (headers[2],)
             for name, value in headers:
                 if name == HEADER_TYPE:
                     hit = self._type_headers.get(value)

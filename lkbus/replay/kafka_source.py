@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from lkbus.errors import KafkaUnavailableError, TopicError
 from lkbus.kafka import client_options
-from lkbus.replay.merge import TimestampMerger
+from lkbus.replay.merge import Keep, TimestampMerger
 from lkbus.replay.position import AtTime, Position
 from lkbus.replay.source import (
     TP,
@@ -42,6 +42,12 @@ class KafkaRecordSource:
         self._consumer: AIOKafkaConsumer | None = None
         self._ranges: list[PartitionRange] = []
         self._ends: dict[TP, int] = {}
+        self._keep: Keep | None = None
+        self._merger: TimestampMerger | None = None
+
+    @property
+    def skipped(self) -> int:
+        return 0 if self._merger is None else self._merger.skipped
 
     async def __aenter__(self) -> Self:
         return self
@@ -82,6 +88,7 @@ class KafkaRecordSource:
             for tp in tps
         ]
         self._ends = {(tp.topic, tp.partition): ends[tp] for tp in tps}
+        self._keep = request.keep
         wanted = [tp for tp, r in zip(tps, self._ranges, strict=True) if r.stop is None or r.stop > r.start]
         consumer.assign(wanted)
         for tp in wanted:
@@ -139,7 +146,7 @@ class KafkaRecordSource:
         if consumer is None:
             raise RuntimeError("call open() before batches()")
         bounded = all(r.stop is not None for r in self._ranges)
-        merger = TimestampMerger(
+        merger = self._merger = TimestampMerger(
             {
                 (r.topic, r.partition): (
                     r.start,
@@ -148,6 +155,7 @@ class KafkaRecordSource:
                 for r in self._ranges
             },
             bounded=bounded,
+            keep=self._keep,
         )
         paused: set[Any] = set()
         while not stop.is_set() and not merger.finished:

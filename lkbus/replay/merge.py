@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from schemas.envelope import HEADER_TIME
@@ -41,15 +41,24 @@ def order_key(record: SourceRecord) -> int:
     return ms * 1000
 
 
+Keep = Callable[[bytes | None, Sequence[tuple[str, bytes]]], bool]
+"""Decides from a record's key and headers whether it is wanted at all (a replay's filters)."""
+
+
 class TimestampMerger:
     """k-way merge by `order_key`; partitions are (topic, partition) pairs.
 
     `ranges` gives each partition's (next offset, limit): the limit is the stop offset when
-    `bounded`, else the high watermark as last seen (raise it with `set_limit`).
+    `bounded`, else the high watermark as last seen (raise it with `set_limit`). Records `keep`
+    rules out are passed over (counted in `skipped`) instead of going through the merge.
     """
 
-    def __init__(self, ranges: Mapping[TP, tuple[int, int | None]], *, bounded: bool) -> None:
+    def __init__(
+        self, ranges: Mapping[TP, tuple[int, int | None]], *, bounded: bool, keep: Keep | None = None
+    ) -> None:
         self.bounded = bounded
+        self.keep = keep
+        self.skipped = 0
         self._next: dict[TP, int] = {tp: start for tp, (start, _) in ranges.items()}
         self._limit: dict[TP, int] = {
             tp: start if stop is None else stop for tp, (start, stop) in ranges.items()
@@ -63,17 +72,22 @@ class TimestampMerger:
         return self._next[tp] < self._limit[tp]
 
     def add(self, tp: TP, records: Sequence[SourceRecord]) -> None:
-        """Records fetched for `tp`, in offset order; those at or past a bounded limit are dropped."""
+        """Records fetched for `tp`, in offset order; those at or past a bounded limit are dropped,
+        those `keep` rules out are skipped."""
         if not records:
             return
         buffer = self._buffers[tp]
         was_empty = not buffer
         limit = self._limit[tp]
+        keep = self.keep
         for record in records:
             if self.bounded and record.offset >= limit:
                 self._next[tp] = max(self._next[tp], limit)
                 break
-            buffer.append(record)
+            if keep is None or keep(record.key, record.headers):
+                buffer.append(record)
+            else:
+                self.skipped += 1
             self._next[tp] = record.offset + 1
         if not self.bounded and self._next[tp] > limit:
             self._limit[tp] = self._next[tp]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from lkbus.replay.exceptions import ArchiveUnavailableError, ReplayOptionError
-from lkbus.replay.filters import EventFilter
+from lkbus.replay.filters import CompiledFilter, EventFilter
 from lkbus.replay.kafka_source import KafkaRecordSource, partition_counts
 from lkbus.replay.position import AtTime, Beginning, End, Position
 from lkbus.replay.sinks import Item, JsonLinesSink, RepublishSink, Sink, TimelineSink
@@ -120,10 +120,13 @@ async def replay(
         raise ReplayOptionError(
             f"--to-topic {options.to_topic} is also read, and --follow would loop forever; pick another topic"
         )
+    compiled = options.filter.compiled()
     request = ReadRequest(
         topics=tuple(topics),
         start=options.start,
         stop=None if options.follow else (options.stop if options.stop is not None else End()),
+        # Records the key or type already rule out skip the merge (and everything after it).
+        keep=None if compiled.empty else compiled.prefilter,
     )
     started = time.monotonic()
     stats = ReplayStats()
@@ -133,7 +136,7 @@ async def replay(
         stats.total = plan.total
         sink = await _open_sink(settings, options, out, err, stop)
         try:
-            await _pump(src, sink, options, stats, stop, on_progress)
+            await _pump(src, sink, options, compiled, stats, stop, on_progress)
         finally:
             await sink.close()
     stats.elapsed_s = time.monotonic() - started
@@ -160,11 +163,11 @@ async def _pump(
     source: RecordSource,
     sink: Sink,
     options: ReplayOptions,
+    compiled: CompiledFilter,
     stats: ReplayStats,
     stop: asyncio.Event,
     on_progress: ProgressCallback | None,
 ) -> None:
-    compiled = options.filter.compiled()
     filtering = not compiled.empty
     prefilter, matches = compiled.prefilter, compiled.matches
     remaining = options.count
@@ -180,8 +183,11 @@ async def _pump(
             remaining -= written
         return written == len(items) and (remaining is None or remaining > 0) and not stop.is_set()
 
+    skipped = 0
     async with aclosing(source.batches(stop)) as batches:
         async for batch in batches:
+            stats.read += source.skipped - skipped  # read, and ruled out by the source
+            skipped = source.skipped
             # Small chunks keep few decoded events alive at once: the garbage collector's
             # cost grows with live objects, and it dominates when whole batches are held.
             for first in range(0, len(batch), CHUNK):
@@ -209,6 +215,7 @@ async def _pump(
                     return
             if on_progress is not None:
                 on_progress(stats.read, stats.total)
+    stats.read += source.skipped - skipped  # ruled out after the last batch yielded
 
 
 def _undecodable(record: SourceRecord, exc: Exception | None, sink: Sink, stats: ReplayStats) -> None:

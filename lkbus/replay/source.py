@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Literal, Protocol, Self
 
 from lkbus.replay.exceptions import ReplayOptionError
-from lkbus.replay.merge import TimestampMerger
+from lkbus.replay.merge import Keep, TimestampMerger
 from lkbus.replay.position import (
     AtTime,
     Beginning,
@@ -71,6 +71,8 @@ class ReadRequest:
     topics: tuple[str, ...]
     start: Position = field(default_factory=Beginning)
     stop: Position | None = field(default_factory=End)
+    keep: Keep | None = None
+    """Records this rules out (from key and headers) may be passed over, counted in `skipped`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,11 @@ class RecordSource(Protocol):
     async def open(self, request: ReadRequest) -> ReadPlan: ...
 
     def batches(self, stop: asyncio.Event) -> AsyncGenerator[Sequence[SourceRecord], None]: ...
+
+    @property
+    def skipped(self) -> int:
+        """Records read so far that the request's `keep` ruled out (never yielded)."""
+        ...
 
 
 TP = tuple[str, int]
@@ -186,6 +193,12 @@ class MemoryRecordSource:
     partitions: dict[TP, list[Record]]
     batch_size: int = 64
     _ranges: list[PartitionRange] = field(default_factory=list)
+    _keep: Keep | None = None
+    _merger: TimestampMerger | None = None
+
+    @property
+    def skipped(self) -> int:
+        return 0 if self._merger is None else self._merger.skipped
 
     async def __aenter__(self) -> Self:
         return self
@@ -202,6 +215,7 @@ class MemoryRecordSource:
         unknown = [t for t in request.topics if t not in counts]
         if unknown:
             raise ReplayOptionError(f"no such topic: {', '.join(unknown)}")
+        self._keep = request.keep
         self._ranges = []
         for tp in select_partitions(request, counts):
             records = self.partitions.get(tp, [])
@@ -234,12 +248,13 @@ class MemoryRecordSource:
     async def batches(self, stop: asyncio.Event) -> AsyncGenerator[Sequence[SourceRecord], None]:
         bounded = all(r.stop is not None for r in self._ranges)
         ends = {tp: (rs[-1].offset + 1 if rs else 0) for tp, rs in self.partitions.items()}
-        merger = TimestampMerger(
+        merger = self._merger = TimestampMerger(
             {
                 (r.topic, r.partition): (r.start, r.stop if bounded else ends[r.topic, r.partition])
                 for r in self._ranges
             },
             bounded=bounded,
+            keep=self._keep,
         )
         cursors = {(r.topic, r.partition): r.start for r in self._ranges}
         while not merger.finished and not stop.is_set():

@@ -54,6 +54,19 @@ def test_bounded_merge_drops_records_past_the_stop_and_skips_gaps() -> None:
     assert merger.done(B)
 
 
+def test_records_keep_rules_out_are_skipped_and_never_hold_the_merge() -> None:
+    wanted = (("ce_type", b"wanted"),)
+    merger = TimestampMerger(
+        {A: (0, 3), B: (0, 2)}, bounded=True, keep=lambda _key, headers: headers == wanted
+    )
+    merger.add(A, [rec(A, 0, 10, wanted), rec(A, 1, 20), rec(A, 2, 30, wanted)])
+    merger.add(B, [rec(B, 0, 5), rec(B, 1, 6)])
+    assert B not in merger.starving, "B's skipped records count as read"
+    assert ids(merger.pop_ready()) == [(0, 0), (0, 2)]
+    assert merger.skipped == 3
+    assert merger.finished
+
+
 def test_following_does_not_wait_for_caught_up_partitions() -> None:
     merger = TimestampMerger({A: (0, 1), B: (0, 0)}, bounded=False)
     assert merger.starving == {A}

@@ -82,6 +82,18 @@ async def test_filters_and_count(recording: Recording) -> None:
     assert len(lines) == 6
 
 
+async def test_filtered_replays_count_every_record_read(recording: Recording) -> None:
+    out = io.StringIO()
+    options = ReplayOptions(format="jsonl", filter=EventFilter(types=("*user_state*",)))
+    stats = await replay(SETTINGS, options, out, source=source(recording))
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert stats.read == stats.total == 44, "records ruled out by their headers were read too"
+    assert stats.shown == len(events) == 8
+    assert {e["type"] for e in events} == {"livekit.agent.user_state_changed"}
+    times = [datetime.fromisoformat(e["time"]) for e in events]
+    assert times == sorted(times)
+
+
 async def test_from_and_to(recording: Recording) -> None:
     start = AtTime(NOW.replace(second=1))  # 12:00:01: seq 5 of s-0 onwards
     stop = AtTime(NOW.replace(second=2))
