@@ -16,7 +16,7 @@ import concurrent.futures
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +72,11 @@ class Delivery:
         send_timeout_s: float,
         retry_backoff_max_s: float = 5.0,
         explain: Callable[[BaseException], Awaitable[object]] | None = None,
+        topics: Sequence[str] = (),
     ) -> None:
         self._explain = explain
+        self._topics = list(topics)
+        """The topics records go to: their metadata is fetched when a client starts."""
         self._send_timeout = send_timeout_s
         self._sending: asyncio.Task[None] | None = None
         self._send_started = 0.0
@@ -338,6 +341,10 @@ class Delivery:
         producer = self._make_producer()
         try:
             await producer.start()
+            if self._topics:
+                # In one refresh now, rather than one per topic at its first send (refreshes are
+                # paced: see metadata_pacing.py).
+                await asyncio.wait_for(producer.client.set_topics(self._topics), self._send_timeout)
         except (KafkaError, OSError) as exc:
             await _quietly_stop(producer)
             reason = await self._explain(exc) if self._explain is not None else exc.__class__.__name__

@@ -22,7 +22,7 @@ METADATA_PACE_S = 0.2
 def pace_metadata_updates(client: Any, interval_s: float = METADATA_PACE_S) -> None:
     """Make `client.force_metadata_update` (an aiokafka client's) start a refresh at most once
     per `interval_s`; a call within the interval returns a future done once the next refresh
-    has started (callers then look at the metadata again, as after any refresh)."""
+    has completed (callers then look at the metadata again, as after any refresh)."""
     force: Callable[[], Awaitable[Any]] = client.force_metadata_update
     last = -math.inf
     pending: asyncio.Task[None] | None = None
@@ -31,7 +31,7 @@ def pace_metadata_updates(client: Any, interval_s: float = METADATA_PACE_S) -> N
         nonlocal last
         await asyncio.sleep(delay)
         last = time.monotonic()
-        force()
+        await force()
 
     def paced() -> Awaitable[Any]:
         nonlocal last, pending

@@ -75,6 +75,7 @@ class EventPublisher:
             buffer_max_events=settings.buffer_max_events,
             send_timeout_s=settings.send_timeout_s,
             explain=lambda exc: explain_connection_failure(exc, kafka),
+            topics=topics.event_topics,
         )
         self._sessions: dict[str, SessionPublication] = {}
         self._commands = (

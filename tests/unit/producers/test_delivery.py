@@ -246,3 +246,35 @@ async def test_after_a_failed_send_each_probe_starts_a_fresh_client(tmp_path: Pa
     subject.stop()
     await asyncio.wait_for(running, 10)
     assert [n for client in clients for n in client.acknowledged] == list(range(5))
+
+
+class TrackingClient:
+    """Records the topics a client was told to track (one metadata refresh for all of them)."""
+
+    def __init__(self) -> None:
+        self.tracked: list[list[str]] = []
+
+    def set_topics(self, topics: list[str]) -> asyncio.Future[bool]:
+        self.tracked.append(list(topics))
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        done.set_result(True)
+        return done
+
+
+async def test_a_started_client_fetches_the_metadata_of_every_topic_at_once(tmp_path: Path) -> None:
+    """Refreshes are paced: fetched one topic at a time at its first send, the second and third
+    topics' first events would each wait for the pace."""
+    producer = HeldProducer()
+    producer.client = TrackingClient()  # type: ignore[attr-defined]
+    subject = Delivery(
+        lambda: producer,
+        Journal(tmp_path, max_bytes=1 << 20, segment_bytes=1 << 20),
+        buffer_max_events=1000,
+        send_timeout_s=0.2,
+        topics=("events", "state", "room"),
+    )
+    running = asyncio.create_task(subject.run())
+    await until(lambda: subject.stats().kafka_available)
+    subject.stop()
+    await asyncio.wait_for(running, 10)
+    assert producer.client.tracked == [["events", "state", "room"]]  # type: ignore[attr-defined]

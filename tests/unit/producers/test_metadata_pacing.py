@@ -33,6 +33,23 @@ async def test_asks_in_a_tight_loop_start_one_refresh_per_interval() -> None:
     assert client.refreshes == 2, "the delayed refresh started once the interval was over"
 
 
+async def test_a_paced_ask_is_answered_when_its_refresh_is_done() -> None:
+    """aiokafka looks at the metadata again when the ask is answered (e.g. for a topic it sends
+    to for the first time); answered before the refresh ends, it would wait and ask again."""
+    client = CountingClient()
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    force = client.force_metadata_update
+    client.force_metadata_update = lambda: answer if client.refreshes else force()  # type: ignore[method-assign]
+    pace_metadata_updates(client, interval_s=0.05)
+    ask: Any = client.force_metadata_update
+    await ask()
+    waiting = ask()
+    await asyncio.sleep(0.2)
+    assert not waiting.done(), "the delayed refresh started but has not answered"
+    answer.set_result(True)
+    assert await waiting is None
+
+
 async def test_a_caller_cancelled_while_waiting_leaves_the_shared_refresh_alone() -> None:
     client = CountingClient()
     pace_metadata_updates(client, interval_s=0.2)
