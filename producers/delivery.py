@@ -37,7 +37,8 @@ _PROBE_BATCH = 100
 _WAKE_BACKLOG = 1000
 """Records waiting in the inbox that wake the loop even while a batch is in flight."""
 _DROP_LOG_INTERVAL_S = 10.0
-_ABANDON_TIMEOUT_S = 10.0
+_ABANDON_TIMEOUT_S = 2.0
+"""How long a closing client's sender may take to wind down (its requests in flight end first)."""
 MAX_REQUEST_BYTES = 1_048_576
 """The producer's `max_request_size` (aiokafka's default; under the broker's `message.max.bytes`)."""
 LARGEST_VALUE_BYTES = MAX_REQUEST_BYTES - 16_384
