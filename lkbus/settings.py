@@ -187,7 +187,11 @@ class PublisherSettings(_Section):
         default=16 << 20, ge=1 << 12, description="Size at which a journal segment file is rolled."
     )
     redact_text: RedactionMode = Field(
-        default="keep", description="Transcript and message text: keep, hash (keyed HMAC) or drop."
+        default="keep",
+        description=(
+            "Transcript and message text, tool call arguments, outputs and progress messages: keep, "
+            "hash (keyed HMAC) or drop."
+        ),
     )
     redact_hash_key: SecretStr | None = Field(
         default=None, description="Key of the HMAC used by redact_text=hash (secret)."

@@ -104,24 +104,33 @@ def chat_message(msg: ChatMessage, tt: TextTransform | None) -> dict[str, Any]:
     }
 
 
-def function_call(fc: FunctionCall) -> dict[str, Any]:
+def _required_text(text: str, tt: TextTransform | None) -> str:
+    """A text field that is never null: dropped text becomes empty."""
+    if tt is None:
+        return text
+    return tt(text) or ""
+
+
+def function_call(fc: FunctionCall, tt: TextTransform | None) -> dict[str, Any]:
+    """Arguments are redacted with the transcripts: the model fills them from what the user said."""
     return {
         "id": fc.id,
         "call_id": fc.call_id,
         "name": fc.name,
-        "arguments": fc.arguments,
+        "arguments": _required_text(fc.arguments, tt),
         "created_at": fc.created_at,
         "extra": fc.extra,
         "group_id": fc.group_id,
     }
 
 
-def function_call_output(out: FunctionCallOutput) -> dict[str, Any]:
+def function_call_output(out: FunctionCallOutput, tt: TextTransform | None) -> dict[str, Any]:
+    """Outputs are redacted with the transcripts: they often repeat what the user said."""
     return {
         "id": out.id,
         "call_id": out.call_id,
         "name": out.name,
-        "output": out.output,
+        "output": _required_text(out.output, tt),
         "is_error": out.is_error,
         "created_at": out.created_at,
         "reply_required": out.reply_required,
@@ -227,8 +236,8 @@ def _overlapping(e: OverlappingSpeechEvent, tt: TextTransform | None) -> dict[st
 
 def _tools_executed(e: ev_mod.FunctionToolsExecutedEvent, tt: TextTransform | None) -> dict[str, Any]:
     return {
-        "function_calls": [function_call(fc) for fc in e.function_calls],
-        "function_call_outputs": [function_call_output(o) for o in e.function_call_outputs],
+        "function_calls": [function_call(fc, tt) for fc in e.function_calls],
+        "function_call_outputs": [function_call_output(o, tt) for o in e.function_call_outputs],
     }
 
 
@@ -247,8 +256,14 @@ def _speech_created(e: ev_mod.SpeechCreatedEvent, tt: TextTransform | None) -> d
 def _tool_update(e: ev_mod.ToolExecutionUpdatedEvent, tt: TextTransform | None) -> dict[str, Any]:
     u = e.update
     if isinstance(u, ev_mod.ToolCallStarted):
-        return {"update": {"type": u.type, "function_call": function_call(u.function_call)}}
-    return {"update": plain(u)}
+        return {"update": {"type": u.type, "function_call": function_call(u.function_call, tt)}}
+    update = plain(u)
+    message = update.get("message")
+    if isinstance(message, str):  # a tool's progress or result message, for the user
+        update["message"] = (
+            _required_text(message, tt) if isinstance(u, ev_mod.ToolCallUpdated) else _text(message, tt)
+        )
+    return {"update": update}
 
 
 def _error(e: ev_mod.ErrorEvent, tt: TextTransform | None) -> dict[str, Any]:

@@ -173,6 +173,24 @@ def test_text_transform_applies_to_transcripts_and_messages(ctx: SessionContext)
     assert transcribed.data.transcript is None  # type: ignore[attr-defined]
 
 
+def test_text_transform_applies_to_tool_progress_messages(ctx: SessionContext) -> None:
+    from livekit.agents.voice import events as ev
+
+    dropped = {"booked for Ada Lovelace": None, "calling Ada": None}
+    updated = ev.ToolExecutionUpdatedEvent(
+        update=ev.ToolCallUpdated(id="u1", call_id="c1", message="calling Ada")
+    )
+    ended = ev.ToolExecutionUpdatedEvent(
+        update=ev.ToolCallEnded(id="u2", call_id="c1", message="booked for Ada Lovelace", status="done")
+    )
+    for sdk_event in updated, ended:
+        record = encode_session_event(sdk_event, ctx, 1, text_transform=dropped.get)
+        assert b"Ada" not in record.value
+        decode(record.value, record.headers)  # still a valid event: a required text becomes ""
+    kept = decode(encode_session_event(ended, ctx, 1).value, None).data
+    assert kept.update.message == "booked for Ada Lovelace"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(("name", "args"), ROOM_EVENTS, ids=_ids(ROOM_EVENTS))
 def test_room_event_round_trips(
     name: str, args: tuple[Any, ...], ctx: SessionContext, committed_schema: Any
