@@ -383,11 +383,8 @@ class LocalBroker:
 
 async def _answers_metadata(bootstrap: str) -> bool:
     host, _, port = bootstrap.rpartition(":")
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2)
-    except (TimeoutError, OSError):
+    if not await asyncio.to_thread(_listening, host, int(port)):
         return False
-    writer.close()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()
@@ -397,6 +394,16 @@ async def _answers_metadata(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+
+
+def _listening(host: str, port: int, timeout_s: float = 2) -> bool:
+    """Whether something accepts connections on the port. A blocking socket closed on the spot: an
+    asyncio connection given up at its timeout just as it opened would leave its socket behind."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def _require_free_port(host: str, port: int) -> None:
