@@ -169,7 +169,7 @@ async def _pump(
     on_progress: ProgressCallback | None,
 ) -> None:
     filtering = not compiled.empty
-    prefilter, matches = compiled.prefilter, compiled.matches
+    matches = compiled.matches  # the key and type prefilter ran in the source (`ReadRequest.keep`)
     remaining = options.count
 
     async def emit(items: list[Item]) -> bool:
@@ -195,8 +195,6 @@ async def _pump(
                 stats.read += len(chunk)
                 items: list[Item] = []
                 for record in chunk:
-                    if filtering and not prefilter(record.key, record.headers):
-                        continue
                     value = record.value
                     error: Exception | None = None
                     try:
