@@ -15,6 +15,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from consumers.runtime import ConsumerService
 from consumers.runtime.deadletter import error_context
@@ -85,7 +86,14 @@ async def committed(kafka: KafkaSettings, group: str) -> dict[TopicPartition, in
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
+        for _ in range(50):  # a broker started moments ago has no group coordinator yet
+            try:
+                offsets = await admin.list_consumer_group_offsets(group)
+                break
+            except GroupCoordinatorNotAvailableError:
+                await asyncio.sleep(0.2)
+        else:
+            offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
