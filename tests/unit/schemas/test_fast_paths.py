@@ -8,12 +8,15 @@ or fails with the same reason and path.
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import AwareDatetime, BaseModel
 
 from schemas import (
     REGISTRY,
@@ -21,7 +24,9 @@ from schemas import (
     EncodedRecord,
     Event,
     SessionContext,
+    TopicFamily,
     decode,
+    encode_command,
     encode_event,
     encode_session_event,
 )
@@ -305,3 +310,77 @@ def test_plain_converts_nested_models_and_only_those() -> None:
     assert out["either"] == {"x": 2}
     assert out["items"] == [Inner(x=3)]  # lists are left to the JSON encoder's default
     assert plain(Outer(name="n", count=1, inner=None, either="s", items=[]))["either"] == "s"
+
+
+def _example(annotation: Any, variant: int, *, minimal: bool) -> Any:
+    """A JSON value for ``annotation``: every field set (or only the required ones)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _example(args[0], variant, minimal=minimal)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        return _example(members[variant % len(members)], variant, minimal=minimal)
+    if origin is typing.Literal:
+        return args[variant % len(args)]
+    if origin is list:
+        return [_example(args[0], variant, minimal=minimal)]
+    if origin is dict:
+        return {"k": _example(args[1], variant, minimal=minimal)}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _model_example(annotation, variant, minimal=minimal)
+    by_type: dict[Any, Any] = {
+        str: "text",
+        int: 7,
+        float: 1.5,
+        bool: True,
+        AwareDatetime: "2026-01-02T03:04:05.000006Z",
+        Any: [1, "x", None, 2.5, {"n": True}],
+    }
+    return by_type[annotation]
+
+
+def _model_example(model: type[BaseModel], variant: int, *, minimal: bool) -> dict[str, Any]:
+    return {
+        name: _example(info.annotation, variant, minimal=minimal)
+        for name, info in model.model_fields.items()
+        if info.is_required() or not minimal or name == "type"  # a union's tag is always written
+    }
+
+
+def _examples() -> list[tuple[str, bytes, list[tuple[str, bytes]]]]:
+    out: dict[bytes, tuple[str, bytes, list[tuple[str, bytes]]]] = {}
+    for spec in REGISTRY:
+        for variant in range(10):  # each member of the widest tagged union (metrics kinds)
+            for minimal in (False, True):
+                data = _model_example(spec.current.model, variant, minimal=minimal)
+                if spec.family is TopicFamily.COMMANDS:
+                    record = encode_command(spec.current.model.model_validate(data))  # type: ignore[arg-type]
+                else:
+                    record = encode_event(spec.event_type, data, CTX, 1, 1_700_000_000.25)
+                value = record.value
+                if minimal:  # the envelope's optional fields absent too
+                    body = orjson.loads(value)
+                    for name in ("agent_name", "job_id", "room_name", "room_sid", "participant_identity"):
+                        body.pop(name, None)
+                    value = orjson.dumps(body)
+                body = orjson.loads(value)
+                body["id"] = "fixed"  # same example, same value
+                value = orjson.dumps(body)
+                headers = [(k, b"fixed" if k == "ce_id" else v) for k, v in record.headers]
+                out[value] = (spec.event_type, value, headers)
+    return list(out.values())
+
+
+@pytest.mark.parametrize(("type_name", "value", "headers"), _examples())
+def test_every_type_takes_the_fast_path_to_the_reference_event(
+    type_name: str, value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    reference = decode(value, None)
+    fast = decode_fast(value, headers, REGISTRY)
+    assert fast is not None, type_name
+    assert fast == reference
+    assert type(fast) is type(reference)
+    # the fields each model was given, at every depth, as pydantic records them
+    assert fast.model_dump(exclude_unset=True) == reference.model_dump(exclude_unset=True)
+    assert fast.model_dump_json() == reference.model_dump_json()
