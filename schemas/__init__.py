@@ -2,6 +2,7 @@
 
 from schemas.asyncapi import DEFAULT_TOPICS, asyncapi_document
 from schemas.codec import (
+    check_record,
     decode,
     encode_command,
     encode_event,
@@ -70,6 +71,7 @@ __all__ = [
     "asyncapi_document",
     "check_committed_schemas",
     "check_compatibility",
+    "check_record",
     "decode",
     "encode_command",
     "encode_event",

@@ -34,7 +34,7 @@ from schemas.envelope import (
     TopicFamily,
 )
 from schemas.exceptions import DecodeError, DecodeReason, EncodeError, UnsupportedEvent
-from schemas.fast_decode import decode_fast
+from schemas.fast_decode import check_fast, decode_fast
 from schemas.ids import uuid7, uuid7_bytes
 from schemas.payloads.commands_v1 import COMMANDS, CommandV1
 from schemas.registry import REGISTRY, Registry
@@ -525,3 +525,19 @@ def decode(
         return current.event_class.model_validate(fields)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
+
+
+def check_record(
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]] | None,
+    *,
+    registry: Registry = REGISTRY,
+) -> None:
+    """Raise the ``DecodeError`` that ``decode`` would raise for this record, and nothing else.
+
+    For readers that need to know a record is a valid event but not the event itself (the
+    archive): the common record is read without building its models.
+    """
+    if headers and check_fast(value, headers, registry):
+        return
+    decode(value, headers, registry=registry)

@@ -92,16 +92,23 @@ Convert = Callable[[Any], Any]
 
 @dataclass(slots=True)
 class _Field:
-    """How one pydantic field is read: its msgspec type and its conversion (None = as is)."""
+    """How one pydantic field is read: its msgspec type, its conversion (None = as is), and the
+    checks msgspec leaves to the conversion (None = none), for reading without converting."""
 
     wire_type: Any
     convert: Convert | None
+    check: Convert | None = None
+
+    def __post_init__(self) -> None:
+        if self.convert is _aware_datetime or self.convert is _json_safe:
+            self.check = self.convert
 
 
 @dataclass(slots=True)
 class _Translation:
     struct: type[msgspec.Struct]
     convert: Convert
+    check: Convert | None
 
 
 class _Translator:
@@ -124,6 +131,7 @@ class _Translator:
             raise UnsupportedModelError(f"{model.__name__}: extra={model.model_config.get('extra')!r}")
         struct_fields: list[tuple[Any, ...]] = []
         plans: list[tuple[str, Convert | None, Any]] = []
+        checks: list[tuple[str, Convert]] = []
         tag: str | None = None
         for name, info in model.model_fields.items():
             if info.alias is not None or info.validation_alias is not None:
@@ -135,6 +143,8 @@ class _Translator:
                 plans.append((name, None, _TAG))
                 continue
             field = self._annotation(info.annotation, info.metadata, info.discriminator)
+            if field.check is not None:
+                checks.append((name, field.check))
             if info.is_required():
                 struct_fields.append((name, field.wire_type))
                 plans.append((name, field.convert, _REQUIRED))
@@ -150,7 +160,7 @@ class _Translator:
         if tag_field is not None:
             options.update(tag_field=tag_field, tag=tag)
         struct = msgspec.defstruct(f"Wire{model.__name__}", struct_fields, **options)
-        return _Translation(struct, _converter(model, plans, tag))
+        return _Translation(struct, _converter(model, plans, tag), _checker(checks))
 
     def _annotation(self, annotation: Any, metadata: Sequence[Any], discriminator: Any) -> _Field:
         if discriminator is not None:
@@ -186,7 +196,7 @@ class _Translator:
             if inner.convert is None:
                 return _Field(wire, None)
             each: Convert = inner.convert
-            return _Field(wire, lambda values: [each(v) for v in values])
+            return _Field(wire, lambda values: [each(v) for v in values], _each(inner.check))
         if origin is dict:
             key, item = typing.get_args(annotation)
             if key is not str:
@@ -196,10 +206,12 @@ class _Translator:
             if inner.convert is None or inner.convert is _json_safe:
                 return _Field(wire, inner.convert)
             value_of: Convert = inner.convert
-            return _Field(wire, lambda values: {k: value_of(v) for k, v in values.items()})
+            return _Field(
+                wire, lambda values: {k: value_of(v) for k, v in values.items()}, _each_value(inner.check)
+            )
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             translation = self.model(annotation)
-            return _Field(translation.struct, translation.convert)
+            return _Field(translation.struct, translation.convert, translation.check)
         raise UnsupportedModelError(f"type {annotation!r}")
 
     def _annotated(self, inner: Any, extra: list[Any], metadata: Sequence[Any]) -> _Field:
@@ -223,19 +235,22 @@ class _Translator:
             return _Field(wire, None)
         if len(fields) == 2 and type(None) in members and len(converting) == 1:
             conv = converting[0]
-            return _Field(wire, lambda value: None if value is None else conv(value))
+            check = next(f.check for f in fields if f.convert is not None)
+            return _Field(wire, lambda value: None if value is None else conv(value), _unless_none(check))
         raise UnsupportedModelError(f"union {members!r}")
 
     def _tagged_union(self, annotation: Any, tag_field: str) -> _Field:
         members = typing.get_args(annotation)
         by_struct: dict[type, Convert] = {}
+        checks: dict[type, Convert | None] = {}
         for member in members:
             if not (isinstance(member, type) and issubclass(member, BaseModel)):
                 raise UnsupportedModelError(f"tagged union member {member!r}")
             translation = self.model(member, tag_field)
             by_struct[translation.struct] = translation.convert
+            checks[translation.struct] = translation.check
         wire = functools.reduce(operator.or_, list(by_struct))
-        return _Field(wire, lambda value: by_struct[type(value)](value))
+        return _Field(wire, lambda value: by_struct[type(value)](value), _by_type(checks))
 
     def _constrained(self, annotation: Any, metadata: Sequence[Any]) -> _Field:
         bounds: dict[str, Any] = {}
@@ -250,6 +265,48 @@ class _Translator:
             bounds.setdefault("ge", _INT64_MIN)
             bounds["le"] = _INT64_MAX
         return _Field(Annotated[annotation, msgspec.Meta(**bounds)], None)
+
+
+def _each(check: Convert | None) -> Convert | None:
+    if check is None:
+        return None
+    return lambda values: [check(v) for v in values]
+
+
+def _each_value(check: Convert | None) -> Convert | None:
+    if check is None:
+        return None
+    return lambda values: [check(v) for v in values.values()]
+
+
+def _unless_none(check: Convert | None) -> Convert | None:
+    if check is None:
+        return None
+    return lambda value: None if value is None else check(value)
+
+
+def _by_type(checks: dict[type, Convert | None]) -> Convert | None:
+    if all(check is None for check in checks.values()):
+        return None
+    return lambda value: (checks[type(value)] or _no_check)(value)
+
+
+def _no_check(value: Any) -> None:
+    return None
+
+
+def _checker(checks: list[tuple[str, Convert]]) -> Convert | None:
+    """What a model's fields need checked beyond msgspec (None: nothing), without converting."""
+    if not checks:
+        return None
+
+    def check(wire: Any) -> None:
+        for name, check_field in checks:
+            value = getattr(wire, name)
+            if value is not _UNSET:
+                check_field(value)
+
+    return check
 
 
 _TAG: Any = object()
@@ -352,12 +409,13 @@ class FastDecoder:
 
     decoder: msgspec.json.Decoder[Any]
     convert: Convert
+    check: Convert | None
 
 
 def fast_decoder(event_class: type[Event]) -> FastDecoder:
     """The fast-path decoder of ``event_class``; ``UnsupportedModelError`` if a field cannot be translated."""
     translation = _TRANSLATOR.model(event_class)
-    return FastDecoder(msgspec.json.Decoder(translation.struct), translation.convert)
+    return FastDecoder(msgspec.json.Decoder(translation.struct), translation.convert, translation.check)
 
 
 _NO_FAST_PATH: Any = object()
@@ -404,8 +462,10 @@ def _by_name(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -
     return tuple(by_name.get(name, _MISSING) for name in _ORDER)
 
 
-def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry) -> Event | None:
-    """The event ``codec.decode`` would return for this record, or None to let it decide."""
+def _read_fast(
+    value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry
+) -> tuple[FastDecoder, Any] | None:
+    """The decoded (unconverted) record when the fast path takes it and its headers agree."""
     kind = type(headers)
     if kind is not list and kind is not tuple:
         return None  # an iterator would be consumed here and not seen by the reference path
@@ -451,8 +511,34 @@ def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Regi
         return None
     if ctype_raw is not _MISSING and ctype_raw != _CONTENT_TYPE_BYTES:
         return None
+    return decoder, wire
+
+
+def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry) -> Event | None:
+    """The event ``codec.decode`` would return for this record, or None to let it decide."""
+    read = _read_fast(value, headers, registry)
+    if read is None:
+        return None
+    decoder, wire = read
     try:
         event: Event = decoder.convert(wire)
     except (ValidationError, ValueError):
         return None
     return event
+
+
+def check_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry) -> bool:
+    """True when ``codec.decode`` would return an event for this record (False: let it decide).
+
+    The same reading as ``decode_fast`` without building the models.
+    """
+    read = _read_fast(value, headers, registry)
+    if read is None:
+        return False
+    decoder, wire = read
+    if decoder.check is not None:
+        try:
+            decoder.check(wire)
+        except (ValidationError, ValueError):
+            return False
+    return True

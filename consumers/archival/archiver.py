@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +30,9 @@ from consumers.archival.formats import Archivable, FileWriter, last_offset, open
 from consumers.archival.layout import ArchiveFile, file_name, hour_of, staging_name, staging_prefix
 from consumers.archival.settings import ArchivalSettings
 from consumers.archival.storage import ArchiveRoot
-from consumers.runtime.records import Incoming
+from consumers.runtime.records import Undecodable
+
+HOUR_MS = 3_600_000
 
 logger = logging.getLogger("lkbus.consumers.archival")
 
@@ -50,6 +52,10 @@ class OpenFile:
     opened_at: float
     records: int = 0
     bytes: int = 0
+    hour_start_ms: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hour_start_ms = int(self.hour.timestamp()) * 1000
 
 
 @dataclass(slots=True)
@@ -119,8 +125,8 @@ class Archiver:
         """How far offsets may be committed: never past the first offset of an open file."""
         result = dict(processed)
         for tp in result:
-            stop = self.open[tp].first_offset if tp in self.open else None
-            stop = self.broken.get(tp, stop)
+            current = self.open.get(tp)
+            stop = self.broken.get(tp, None if current is None else current.first_offset)
             if stop is not None:
                 result[tp] = min(result[tp], stop)
         return result
@@ -129,13 +135,17 @@ class Archiver:
 
     def append(self, batch: Sequence[Archivable]) -> None:
         """Archive a batch (records of several partitions, each in offset order)."""
-        by_tp: dict[TopicPartition, list[Archivable]] = {}
+        by_tp: dict[tuple[str, int], list[Archivable]] = {}
         for record in batch:
-            by_tp.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+            where = (record.topic, record.partition)
+            records = by_tp.get(where)
+            if records is None:
+                records = by_tp[where] = []
+            records.append(record)
         failed: ArchiveStorageError | None = None
-        for tp, records in by_tp.items():
+        for (topic, partition), records in by_tp.items():
             try:
-                self._append(tp, records)
+                self._append(TopicPartition(topic, partition), records)
             except ArchiveStorageError as exc:
                 failed = failed or exc
         self.roll_due()
@@ -152,26 +162,29 @@ class Archiver:
             fresh = [r for r in records if r.offset >= start]
             self.stats.skipped += len(records) - len(fresh)
             records = fresh
+        max_records, max_bytes = self.config.max_records, self.config.max_bytes
         try:
             run: list[Archivable] = []
+            current = self.open.get(tp)
             for record in records:
-                current = self.open.get(tp)
-                hour = hour_of(record.timestamp_ms)
-                size = len(record.value) + len(record.key or b"")
+                ts = record.timestamp_ms
+                if ts < 0:
+                    ts = 0  # as hour_of counts it
+                key = record.key
+                size = len(record.value) + (len(key) if key else 0)
                 if current is not None and (
-                    hour != current.hour
-                    or current.records + len(run) >= self.config.max_records
-                    or current.bytes + size > self.config.max_bytes
+                    not current.hour_start_ms <= ts < current.hour_start_ms + HOUR_MS
+                    or current.records + len(run) >= max_records
+                    or current.bytes + size > max_bytes
                 ):
                     self._write(current, run)
                     run = []
                     self._publish(tp)
                     current = None
                 if current is None:
-                    current = self._open(tp, record.offset, hour)
+                    current = self._open(tp, record.offset, hour_of(ts))
                 run.append(record)
                 current.bytes += size
-            current = self.open.get(tp)
             if current is not None and run:
                 self._write(current, run)
         except STORAGE_ERRORS as exc:
@@ -182,7 +195,7 @@ class Archiver:
     def _write(self, current: OpenFile, run: list[Archivable]) -> None:
         current.writer.write(run)
         current.records += len(run)
-        invalid = sum(1 for r in run if not isinstance(r, Incoming))
+        invalid = sum(1 for r in run if isinstance(r, Undecodable))
         self.stats.archived += len(run)
         self.stats.invalid += invalid
 

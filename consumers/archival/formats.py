@@ -30,9 +30,10 @@ import zstandard
 
 from consumers.archival.exceptions import ArchiveReadError
 from consumers.archival.settings import ArchiveFormat
-from consumers.runtime.records import Incoming, Undecodable
+from consumers.runtime.records import Checked, Incoming, Undecodable
+from schemas import decode
 
-Archivable = Incoming | Undecodable
+Archivable = Incoming | Checked | Undecodable
 
 FILE_MODE = 0o600
 
@@ -74,21 +75,27 @@ def _bytes(text: Any) -> bytes:
 
 def encode_line(record: Archivable) -> bytes:
     """One JSON line (with its newline) for a record."""
-    try:  # the common case in one pass: every header value is UTF-8 text
+    key = record.key
+    try:  # the common case in one pass: key, value and every header value are UTF-8 text
         headers: list[list[Any]] = [[name, value.decode()] for name, value in record.headers]
+        key_text: Any = None if key is None else key.decode()
+        value_text: Any = record.value.decode()
     except (UnicodeDecodeError, AttributeError):
         headers = [[name, _text(value)] for name, value in record.headers]
+        key_text = _text(key)
+        value_text = _text(record.value)
     line: dict[str, Any] = {
         "topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
         "timestamp": record.timestamp_ms,
-        "key": _text(record.key),
+        "key": key_text,
         "headers": headers,
-        "value": _text(record.value),
-        "valid": isinstance(record, Incoming),
+        "value": value_text,
+        "valid": True,
     }
-    if isinstance(record, Undecodable):
+    if type(record) is Undecodable:
+        line["valid"] = False
         line["error"] = record.error.reason.value
     return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
 
@@ -231,11 +238,11 @@ def _row(record: Archivable) -> dict[str, Any]:
         "key": record.key,
         "headers": [{"key": name, "value": value} for name, value in record.headers],
         "value": record.value,
-        "valid": isinstance(record, Incoming),
+        "valid": not isinstance(record, Undecodable),
         "error": record.error.reason.value if isinstance(record, Undecodable) else None,
     }
-    if isinstance(record, Incoming):
-        event = record.event
+    if not isinstance(record, Undecodable):
+        event = record.event if isinstance(record, Incoming) else decode(record.value, record.headers)
         for name in _ENVELOPE:
             row[name] = getattr(event, name)
         row["data"] = event.data.model_dump_json()

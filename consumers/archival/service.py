@@ -21,7 +21,7 @@ from consumers.archival.archiver import Archiver
 from consumers.archival.settings import ArchivalSettings, archival_settings
 from consumers.archival.storage import ArchiveRoot
 from consumers.runtime import ConsumerContext, EventConsumer, Incoming
-from consumers.runtime.records import Undecodable
+from consumers.runtime.records import Checked, Undecodable
 from lkbus.settings import Settings
 
 logger = logging.getLogger("lkbus.consumers.archival")
@@ -32,6 +32,12 @@ class ArchivalConsumer(EventConsumer):
 
     name = "archival"
     wants_raw: ClassVar[bool] = True
+
+    @property
+    def needs_events(self) -> bool:
+        """JSON Lines keep the record as it came: checking it is enough. Parquet rows also hold
+        the envelope's fields as columns."""
+        return self.config.format == "parquet"
 
     def __init__(self, config: ArchivalSettings | None = None) -> None:
         self._config = config
@@ -78,7 +84,7 @@ class ArchivalConsumer(EventConsumer):
                 stats.skipped,
             )
 
-    async def handle(self, batch: Sequence[Incoming | Undecodable]) -> None:
+    async def handle(self, batch: Sequence[Incoming | Checked | Undecodable]) -> None:
         archiver = self._archiver()
         async with self._lock:
             await asyncio.to_thread(archiver.append, batch)

@@ -39,6 +39,12 @@ class EventConsumer(ABC):
 
     name: ClassVar[str]
 
+    @property
+    def needs_events(self) -> bool:
+        """False: `handle` gets `Checked` records (valid events, not decoded), for consumers that
+        only move records (the archive); checking costs a fraction of decoding. Read at each batch."""
+        return True
+
     @abstractmethod
     def subscriptions(self, settings: Settings) -> list[str]:
         """The topics to read."""

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from aiokafka import TopicPartition
 
 from lkbus.replay.source import SourceRecord
-from schemas import DecodeError, Event, decode
+from schemas import DecodeError, Event, check_record, decode
 
 RawRecord = SourceRecord
 """What the runtime reads of a record: an aiokafka ConsumerRecord, or a replayed one."""
@@ -28,6 +28,23 @@ class Incoming(NamedTuple):
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
     event: Event
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+class Checked(NamedTuple):
+    """A record checked to be a valid event, not decoded: what consumers that declare
+    `needs_events = False` (the JSON Lines archive) get instead of `Incoming`."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
 
     @property
     def tp(self) -> TopicPartition:
@@ -65,6 +82,16 @@ def incoming(record: RawRecord) -> Incoming:
     return _new(
         Incoming,
         (record.topic, record.partition, record.offset, record.timestamp, record.key, value, headers, event),
+    )
+
+
+def checked(record: RawRecord) -> Checked:
+    """Check a raw record; `schemas.DecodeError` when it is not a valid event."""
+    headers = tuple(record.headers or ())
+    value = record.value or b""
+    check_record(value, headers)
+    return _new(
+        Checked, (record.topic, record.partition, record.offset, record.timestamp, record.key, value, headers)
     )
 
 

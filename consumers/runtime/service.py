@@ -31,7 +31,15 @@ from consumers.runtime.consumer import ConsumerContext, EventConsumer
 from consumers.runtime.deadletter import dead_letter_headers
 from consumers.runtime.errors import ConsumerError
 from consumers.runtime.health import HealthServer
-from consumers.runtime.records import Incoming, RawRecord, Undecodable, incoming, undecodable
+from consumers.runtime.records import (
+    Checked,
+    Incoming,
+    RawRecord,
+    Undecodable,
+    checked,
+    incoming,
+    undecodable,
+)
 from lkbus.client_logs import quiet_client_lines
 from lkbus.gc_tuning import tune_for_batches
 from lkbus.kafka import client_options, explain_connection_failure, faststream_security
@@ -164,10 +172,11 @@ class ConsumerService:
     async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
         raw: Sequence[RawRecord] = msg.raw_message
         started = time.perf_counter()
-        good: list[Incoming | Undecodable] = []
+        good: list[Incoming | Checked | Undecodable] = []
+        read = incoming if getattr(self.consumer, "needs_events", True) is not False else checked
         for record in raw:
             try:
-                good.append(incoming(record))
+                good.append(read(record))
             except DecodeError as exc:
                 if self.wants_raw:
                     good.append(undecodable(record, exc))
@@ -180,7 +189,7 @@ class ConsumerService:
         await self._commit(msg, raw)
         self._last_batch_at = time.monotonic()
 
-    async def _handle(self, good: list[Incoming | Undecodable], raw: Sequence[RawRecord]) -> None:
+    async def _handle(self, good: list[Incoming | Checked | Undecodable], raw: Sequence[RawRecord]) -> None:
         if not good:
             return
         if await self._attempt(good):
@@ -193,13 +202,13 @@ class ConsumerService:
                     by_position[(record.topic, record.partition, record.offset)], self._last_error
                 )
 
-    async def _attempt(self, batch: list[Incoming | Undecodable]) -> bool:
+    async def _attempt(self, batch: list[Incoming | Checked | Undecodable]) -> bool:
         c = self.settings.consumer
         delay = c.retry_backoff_s
         for attempt in range(c.retry_attempts + 1):
             try:
                 # Undecodable records are in the batch only when the consumer declared `wants_raw`,
-                # and such a consumer's `handle` takes `Sequence[Incoming | Undecodable]`.
+                # Checked ones only when it declared `needs_events = False`; its `handle` takes them.
                 await self.consumer.handle(cast(list[Incoming], batch))
                 return True
             except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
@@ -17,8 +17,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
-from consumers.runtime import ConsumerService
+from consumers.runtime import ConsumerService, EventConsumer, Incoming
 from consumers.runtime.deadletter import error_context
+from consumers.runtime.records import Checked
 from lkbus.kafka import client_options
 from lkbus.settings import ConsumerSettings, KafkaSettings, Settings, TopicSettings
 from lkbus.topic_reader import read_topics
@@ -161,6 +162,60 @@ async def test_poison_records_are_dead_lettered_and_the_rest_go_on(
     assert originals <= {r.value for r in letters}, "the original values are kept"
     offsets = await committed(settings.kafka, service.group_id)
     assert sum(offsets.values()) == len(batch), "everything handled or dead-lettered is committed"
+
+
+class RecordMover(EventConsumer):
+    """A consumer that only moves records: it asks for checked records, not events."""
+
+    name = "record-mover"
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.handled: list[object] = []
+
+    @property
+    def needs_events(self) -> bool:
+        return False
+
+    def subscriptions(self, settings: Settings) -> list[str]:
+        return [self.topic]
+
+    async def handle(self, batch: Sequence[Incoming | Checked]) -> None:
+        self.handled.extend(batch)
+
+
+async def test_a_consumer_that_needs_no_events_gets_checked_records_and_the_same_dead_letters(
+    settings: Settings,
+) -> None:
+    topic = settings.topics.name(settings.topics.session_events)
+    batch: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+    for i, (value, headers) in enumerate(BAD_RECORDS.values()):
+        batch.append(ended(i + 1))
+        batch.append((b"rt-1", value, headers))
+    wrong_header = ended(50)
+    batch.append(
+        (
+            wrong_header[0],
+            wrong_header[1],
+            [(k, b"other-source" if k == "ce_source" else v) for k, v in wrong_header[2]],
+        )
+    )
+    await produce(settings.kafka, topic, batch)
+    mover = RecordMover(topic)
+    service = ConsumerService(mover, settings)
+    await service.start()
+    try:
+        await wait_until(lambda: service.processed >= len(batch))
+    finally:
+        await service.stop()
+
+    assert [type(r) for r in mover.handled] == [Checked] * len(BAD_RECORDS)
+    good = [v for _, v, _ in batch[0::2]][: len(BAD_RECORDS)]
+    assert sorted(r.value for r in mover.handled if isinstance(r, Checked)) == sorted(good)
+    letters = await read_topics(settings.kafka, [settings.topics.name(settings.topics.deadletter)])
+    reasons = sorted(error_context(list(r.headers))["reason"] for r in letters)
+    expected = ["not_json", "not_json", "unknown_type", "unsupported_version", "missing_field"]
+    assert reasons == sorted([*expected, "invalid_header", "header_mismatch"]), reasons
 
 
 async def test_sigterm_finishes_the_batch_commits_and_exits_0(settings: Settings, tmp_path: Path) -> None:

@@ -25,12 +25,13 @@ from schemas import (
     Event,
     SessionContext,
     TopicFamily,
+    check_record,
     decode,
     encode_command,
     encode_event,
     encode_session_event,
 )
-from schemas.fast_decode import decode_fast
+from schemas.fast_decode import check_fast, decode_fast
 from tests.unit.schemas import sdk_samples
 
 CTX = SessionContext(
@@ -119,10 +120,22 @@ def _outcome(value: bytes, headers: list[tuple[str, Any]] | None) -> Event | tup
         return (exc.reason.value, exc.path)
 
 
+def _check_outcome(value: bytes, headers: list[tuple[str, Any]] | None) -> tuple[str, str | None] | None:
+    try:
+        check_record(value, headers)
+    except DecodeError as exc:
+        return (exc.reason.value, exc.path)
+    return None
+
+
 def _same_both_ways(value: bytes, headers: list[tuple[str, Any]]) -> None:
-    """With headers (fast path) as without them (reference), unless a header disagrees."""
+    """With headers (fast path) as without them (reference), unless a header disagrees;
+    ``check_record`` fails exactly when ``decode`` does, for the same reason."""
     fast = _outcome(value, headers)
     reference = _outcome(value, None)
+    for with_headers in (headers, None):
+        outcome = _outcome(value, with_headers)
+        assert _check_outcome(value, with_headers) == (None if isinstance(outcome, Event) else outcome)
     if isinstance(fast, Event):
         assert fast == reference or repr(fast) == repr(reference)  # NaN != NaN
         assert type(fast) is type(reference)
@@ -384,3 +397,4 @@ def test_every_type_takes_the_fast_path_to_the_reference_event(
     # the fields each model was given, at every depth, as pydantic records them
     assert fast.model_dump(exclude_unset=True) == reference.model_dump(exclude_unset=True)
     assert fast.model_dump_json() == reference.model_dump_json()
+    assert check_fast(value, headers, REGISTRY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumers.runtime.records import Incoming, Undecodable
+from consumers.runtime.records import Checked, Incoming, Undecodable
 from schemas import DecodeError, SessionContext, decode, encode_event
 
 T0_MS = 1_777_777_200_000  # 2026-05-03T03:00:00Z, the start of an hour
@@ -23,6 +23,11 @@ def event(
     return Incoming(
         topic, partition, offset, ts_ms, record.key, record.value, headers, decode(record.value, headers)
     )
+
+
+def checked(record: Incoming) -> Checked:
+    """The same valid event as consumers that need no events get it (checked, not decoded)."""
+    return Checked(*record[:-1])
 
 
 def garbage(

@@ -9,11 +9,11 @@ import pytest
 
 from consumers.archival.formats import Archivable, decode_line, encode_line, open_writer, read_records
 from consumers.archival.layout import file_name, hour_of, parse_path, relative_path
-from tests.unit.consumers.archival.records import T0_MS, event, garbage
+from tests.unit.consumers.archival.records import T0_MS, checked, event, garbage
 
 
 def test_a_json_line_round_trips_valid_and_garbage_records() -> None:
-    for record in (event(7), garbage(8)):
+    for record in (event(7), checked(event(9)), garbage(8)):
         back = decode_line(encode_line(record))
         assert (back.topic, back.partition, back.offset, back.timestamp) == (
             record.topic,
@@ -23,6 +23,8 @@ def test_a_json_line_round_trips_valid_and_garbage_records() -> None:
         )
         assert (back.key, back.value, back.headers) == (record.key, record.value, record.headers)
     assert decode_line(encode_line(event(1))).valid
+    one = event(1)
+    assert encode_line(checked(one)) == encode_line(one), "checked or decoded, the same line"
     bad = decode_line(encode_line(garbage(2)))
     assert not bad.valid
     assert bad.error == "not_json"
@@ -30,7 +32,7 @@ def test_a_json_line_round_trips_valid_and_garbage_records() -> None:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_files_round_trip(fmt: str, tmp_path: Path) -> None:
-    records: list[Archivable] = [event(0), garbage(1), event(2, ts_ms=T0_MS + 5)]
+    records: list[Archivable] = [event(0), garbage(1), event(2, ts_ms=T0_MS + 5), checked(event(3))]
     path = tmp_path / "f"
     writer = open_writer(fmt, path, 3)  # type: ignore[arg-type]
     writer.write(records)
@@ -64,3 +66,19 @@ def test_names_and_paths() -> None:
     assert parsed.may_hold(hour, None)
     assert not parsed.may_hold(datetime(2026, 5, 3, 4, tzinfo=UTC), None)
     assert not parsed.may_hold(None, hour)
+
+
+def test_a_parquet_row_of_a_checked_record_holds_the_decoded_envelope(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    rows = []
+    four = event(4)
+    for record in (four, checked(four)):
+        path = tmp_path / f"{type(record).__name__}.parquet"
+        writer = open_writer("parquet", path, 3)
+        writer.write([record])
+        writer.close()
+        rows.append(pq.read_table(path).to_pylist()[0])
+    assert rows[0] == rows[1]
+    assert rows[1]["session_id"] == "s1"
+    assert rows[1]["type"] == "lkbus.session.ended"
