@@ -9,6 +9,7 @@ from schemas.codec import (
     encode_room_event,
     encode_session_event,
     format_time,
+    is_current_event,
 )
 from schemas.compatibility import (
     POLICY,
@@ -79,6 +80,7 @@ __all__ = [
     "encode_session_event",
     "export_json_schemas",
     "format_time",
+    "is_current_event",
     "schema_drift",
     "uuid7",
 ]

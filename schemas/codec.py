@@ -527,6 +527,21 @@ def decode(
         raise _validation_error(exc) from exc
 
 
+def is_current_event(
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]] | None,
+    *,
+    registry: Registry = REGISTRY,
+) -> bool:
+    """True when the record is a valid event at its type's current schema version, exactly as
+    its value says (``decode`` would return it unchanged), read without building its models.
+
+    False means nothing more than "decode it to know": readers that only pass records on
+    (replay to JSON Lines) use this to skip building events they would not look at.
+    """
+    return bool(headers) and check_fast(value, headers, registry)  # type: ignore[arg-type]
+
+
 def check_record(
     value: bytes,
     headers: Sequence[tuple[str, bytes]] | None,

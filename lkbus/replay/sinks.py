@@ -17,13 +17,18 @@ from lkbus.replay.exceptions import RepublishError
 from lkbus.replay.source import SourceRecord
 from lkbus.replay.timeline import TimelineRenderer, undecodable_line
 from lkbus.settings import KafkaSettings
-from schemas import SCHEMA_VERSION_HEADER, Event
+from schemas import SCHEMA_VERSION_HEADER, Event, decode
 
-Item = tuple[SourceRecord, Event]
+Item = tuple[SourceRecord, Event | None]
+"""A record and its event; None only for sinks that declare `takes_checked` (see there)."""
 
 
 class Sink(Protocol):
     """Receives the events that passed the filters, in replay order."""
+
+    takes_checked: bool
+    """True: a record whose value is a current-version event (`schemas.is_current_event`)
+    may come without its decoded event (None), when no filter needs it."""
 
     async def write(self, items: Sequence[Item]) -> int:
         """Write or send the items; returns how many (fewer when told to stop)."""
@@ -37,6 +42,8 @@ class Sink(Protocol):
 class TimelineSink:
     """The human timeline on `out`; undecodable records appear in place, in the same stream."""
 
+    takes_checked = False
+
     def __init__(self, out: TextIO, *, show_session: bool) -> None:
         self._out = out
         self._renderer = TimelineRenderer(show_session=show_session)
@@ -44,6 +51,7 @@ class TimelineSink:
     async def write(self, items: Sequence[Item]) -> int:
         lines: list[str] = []
         for _, event in items:
+            assert event is not None, "the timeline takes decoded events only"
             lines.extend(self._renderer.render(event))
         if lines:
             self._out.write("\n".join(lines) + "\n")
@@ -64,6 +72,8 @@ class JsonLinesSink:
     producer wrote it (same JSON, no re-serialisation); older versions are written upcast.
     """
 
+    takes_checked = True
+
     def __init__(self, out: TextIO, err: TextIO) -> None:
         self._out = out
         self._err = err
@@ -80,8 +90,13 @@ class JsonLinesSink:
         self._out.flush()
 
 
-def _json_line(record: SourceRecord, event: Event) -> str:
+def _json_line(record: SourceRecord, event: Event | None) -> str:
     value = record.value
+    if event is None:  # checked: the value is the current version's event
+        assert value is not None
+        if b"\n" not in value:
+            return value.decode()
+        event = decode(value, record.headers)
     if value is not None and b"\n" not in value:
         headers = record.headers
         # The producer writes the schema version seventh; look there first, then everywhere.
@@ -107,6 +122,8 @@ class RepublishSink:
     time they are sent (an old timestamp could fall outside the target's retention at once).
     Each record goes to the partition its key hashes to, so a session keeps its order.
     """
+
+    takes_checked = True
 
     def __init__(
         self, kafka: KafkaSettings, topic: str, *, speed: float | None, stop: asyncio.Event, err: TextIO

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from lkbus.replay import (
@@ -23,7 +25,7 @@ from lkbus.replay import (
 )
 from lkbus.replay.exceptions import ReplayOptionError
 from lkbus.settings import Settings
-from schemas import EncodedRecord
+from schemas import EncodedRecord, decode
 from tests.unit.replay.recording import T0, TOPICS, Recording, conversation, ctx
 from tests.unit.replay.test_position import NOW
 
@@ -110,6 +112,23 @@ async def test_from_and_to(recording: Recording) -> None:
     out = io.StringIO()
     await replay(SETTINGS, ReplayOptions(format="jsonl", start=Offset(10**6)), out, source=source(recording))
     assert out.getvalue() == ""
+
+
+async def test_json_lines_pass_current_events_on_as_they_were_written(recording: Recording) -> None:
+    values = [r.value for log in recording.full().values() for r in log]
+    topic, partition = next(iter(recording.full()))
+    first = recording.full()[topic, partition][0]
+    assert first.value is not None
+    # the same event written over several lines (another producer's JSON): still one line out
+    pretty = orjson.dumps(orjson.loads(first.value), option=orjson.OPT_INDENT_2)
+    log = recording.by_partition[topic, partition]
+    log.append(dataclasses.replace(first, offset=len(log), value=pretty, timestamp=first.timestamp + 10**6))
+    out = io.StringIO()
+    stats = await replay(SETTINGS, ReplayOptions(format="jsonl"), out, source=source(recording))
+    lines = out.getvalue().splitlines()
+    assert stats.shown == len(lines) == len(values) + 1
+    assert sorted(line.encode() for line in lines[:-1]) == sorted(v for v in values if v is not None)
+    assert lines[-1] == decode(first.value, first.headers).model_dump_json()
 
 
 async def test_garbage_records_are_reported_not_fatal(recording: Recording) -> None:

@@ -30,6 +30,7 @@ from schemas import (
     encode_command,
     encode_event,
     encode_session_event,
+    is_current_event,
 )
 from schemas.fast_decode import check_fast, decode_fast
 from tests.unit.schemas import sdk_samples
@@ -398,3 +399,17 @@ def test_every_type_takes_the_fast_path_to_the_reference_event(
     assert fast.model_dump(exclude_unset=True) == reference.model_dump(exclude_unset=True)
     assert fast.model_dump_json() == reference.model_dump_json()
     assert check_fast(value, headers, REGISTRY)
+
+
+def test_is_current_event_says_yes_only_for_a_current_valid_record() -> None:
+    assert is_current_event(GOOD.value, GOOD.headers)
+    assert not is_current_event(GOOD.value, None), "without headers: decode to know"
+    assert not is_current_event(GOOD.value, _headers(ce_source=b"other"))
+    assert not is_current_event(b"not json", GOOD.headers)
+    body = orjson.loads(GOOD.value)
+    body["time"] = "x"
+    assert not is_current_event(orjson.dumps(body), GOOD.headers)
+    body = orjson.loads(GOOD.value)
+    body["schema_version"] = "0.9"
+    older = [(k, b"0.9" if k == "ce_schemaversion" else v) for k, v in GOOD.headers]
+    assert not is_current_event(orjson.dumps(body), older)
