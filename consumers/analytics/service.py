@@ -54,6 +54,7 @@ class AnalyticsConsumer(EventConsumer):
         self._partition_of: dict[str, int] = {}
         self._topics: list[str] = []
         self._last_emit = 0.0
+        self._emitting: asyncio.Task[None] | None = None
 
     def subscriptions(self, settings: Settings) -> list[str]:
         self._topics = list(settings.topics.event_topics)
@@ -78,6 +79,8 @@ class AnalyticsConsumer(EventConsumer):
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self._emitting is not None:
+            await self._emitting
         async with self._lock:
             # Rows of windows still open are written as they stand; their offsets stay uncommitted,
             # so the next instance rebuilds them whole.
@@ -110,7 +113,23 @@ class AnalyticsConsumer(EventConsumer):
                     self._add_to_window(record)
             now = time.monotonic()
             if now - self._last_emit >= EMIT_INTERVAL_S:
-                await self._emit_due(now, datetime.now(UTC))
+                self._emit_soon(now)
+
+    def _emit_soon(self, monotonic_now: float) -> asyncio.Task[None]:
+        """Write what is due in a task of its own, so batches go on being folded meanwhile; one
+        at a time. What it writes keeps its offsets held until it is written."""
+        if self._emitting is None or self._emitting.done():
+            self._last_emit = monotonic_now
+            self._emitting = asyncio.get_running_loop().create_task(
+                self._emit_logged(monotonic_now, datetime.now(UTC))
+            )
+        return self._emitting
+
+    async def _emit_logged(self, monotonic_now: float, now: datetime) -> None:
+        try:
+            await self._emit_due(monotonic_now, now)
+        except Exception:
+            logger.exception("analytics: writing summaries failed; retrying next tick")
 
     def _add_to_window(self, record: Incoming) -> None:
         key = self.rollups.add(record.event, record.tp)
@@ -143,14 +162,10 @@ class AnalyticsConsumer(EventConsumer):
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            try:
-                async with self._lock:
-                    await self._emit_due(time.monotonic(), datetime.now(UTC))
-            except Exception:
-                logger.exception("analytics: writing summaries failed; retrying next tick")
+            # shielded: cancelling the ticker (at stop) must not cancel a write half done
+            await asyncio.shield(self._emit_soon(time.monotonic()))
 
     async def _emit_due(self, monotonic_now: float, now: datetime) -> None:
-        self._last_emit = monotonic_now
         a = self.settings
         done: list[SessionSummary] = []
         # While a backlog is read, a session's other records may still be behind in another
