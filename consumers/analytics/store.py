@@ -15,13 +15,13 @@ from typing import Any, Protocol
 
 import duckdb
 import orjson
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from consumers.analytics.exceptions import StoreError, StoreLockedError, StoreNotFoundError
 from consumers.analytics.rollups import RollupRow, RollupWindow
 from consumers.analytics.summary import SessionSummary
 
 DEFAULT_DB_PATH = Path(".lkbus/analytics.duckdb")
-_ROWS_PER_STATEMENT = 200
 
 _DDL = (
     """
@@ -65,6 +65,39 @@ _DDL = (
     )
     """,
 )
+
+
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": (
+        "session_id",
+        "agent_name",
+        "status",
+        "started_at",
+        "ended_at",
+        "duration",
+        "close_reason",
+        "user_turns",
+        "agent_replies",
+        "interruptions",
+        "away_episodes",
+        "prompts",
+        "summary",
+    ),
+    "rollups": (
+        "agent_name",
+        "window_start",
+        "window_end",
+        "sessions_started",
+        "sessions_ended",
+        "concurrent_sessions",
+        "away_episodes",
+        "prompts",
+        "closes",
+        "latency",
+    ),
+    "rollup_folds": ("agent_name", "window_start", "fold"),
+}
+"""Each table's columns, in the order of its DDL above (and of the rows written to it)."""
 
 
 class AnalyticsStore(Protocol):
@@ -171,17 +204,23 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise StoreError(f"analytics database query failed: {exc}") from exc
 
-    def _write(self, sql: str, rows: list[list[Any]]) -> int:
+    def _write(self, table: str, rows: list[list[Any]]) -> int:
+        """Insert or replace ``rows`` (in the table's column order) in one statement.
+
+        The rows go to DuckDB as one Arrow table: binding each value as a statement parameter
+        costs several times more per row.
+        """
         if not rows:
             return 0
-        # One multi-row statement per chunk: DuckDB's executemany runs a statement per row.
-        head, _, placeholders = sql.rpartition(" VALUES ")
+        columns = zip(*rows, strict=True)
+        batch = pa.table({name: list(values) for name, values in zip(_COLUMNS[table], columns, strict=True)})
         try:
             self._conn.execute("BEGIN TRANSACTION")
-            for first in range(0, len(rows), _ROWS_PER_STATEMENT):
-                chunk = rows[first : first + _ROWS_PER_STATEMENT]
-                statement = f"{head} VALUES " + ", ".join([placeholders] * len(chunk))
-                self._conn.execute(statement, [value for row in chunk for value in row])
+            self._conn.register("lkbus_incoming_rows", batch)
+            try:
+                self._conn.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM lkbus_incoming_rows")
+            finally:
+                self._conn.unregister("lkbus_incoming_rows")
             self._conn.execute("COMMIT")
         except duckdb.Error as exc:
             self._conn.execute("ROLLBACK")
@@ -208,7 +247,7 @@ class DuckDBStore:
             ]
             for s in summaries
         ]
-        return self._write("INSERT OR REPLACE INTO sessions VALUES (" + ", ".join("?" * 13) + ")", rows)
+        return self._write("sessions", rows)
 
     def upsert_rollups(self, rows: Iterable[RollupRow]) -> int:
         """Insert or replace rows by (agent name, window start); returns how many were written."""
@@ -227,7 +266,7 @@ class DuckDBStore:
             ]
             for r in rows
         ]
-        return self._write("INSERT OR REPLACE INTO rollups VALUES (" + ", ".join("?" * 10) + ")", values)
+        return self._write("rollups", values)
 
     def merge_rollups(self, windows: Iterable[RollupWindow]) -> list[RollupRow]:
         """Merge window folds into the stored ones and store the merged rows; returns them."""
@@ -254,7 +293,7 @@ class DuckDBStore:
                 ) from exc
         folds = [[w.agent_name, _naive(w.window_start), w.to_json().decode()] for w in merged.values()]
         rows = [w.row() for w in merged.values()]
-        self._write("INSERT OR REPLACE INTO rollup_folds VALUES (?, ?, ?)", folds)
+        self._write("rollup_folds", folds)
         self.upsert_rollups(rows)
         return rows
 

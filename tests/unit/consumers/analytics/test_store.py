@@ -139,3 +139,15 @@ def test_window_folds_written_apart_merge_into_the_whole(tmp_path: Path) -> None
         store.merge_rollups(again.flush_windows())  # a re-delivered part changes nothing
         assert store.rollups() == expected
         assert store.merge_rollups([]) == []
+
+
+def test_rows_are_written_in_each_tables_column_order() -> None:
+    from consumers.analytics.store import _COLUMNS
+
+    store = DuckDBStore(":memory:")
+    try:
+        for table, columns in _COLUMNS.items():
+            described = store._conn.execute(f"DESCRIBE {table}").fetchall()
+            assert tuple(row[0] for row in described) == columns
+    finally:
+        store.close()
