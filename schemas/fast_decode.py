@@ -442,6 +442,17 @@ def _decoder_for(registry: Registry, type_raw: Any, version_raw: Any) -> FastDec
     return decoder
 
 
+def prepare_fast_decoders(registry: Registry) -> int:
+    """Build the fast decoder of every registered type now, so that the first record of a type
+    does not wait for it (about a millisecond each); returns how many were built."""
+    built = 0
+    for spec in registry:
+        key = (spec.event_type.encode(), str(spec.current.version).encode())
+        if key not in registry.fast_decoders:
+            built += _decoder_for(registry, *key) is not None
+    return built
+
+
 _ORDER = (
     HEADER_SPECVERSION,
     HEADER_ID,

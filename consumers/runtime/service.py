@@ -44,7 +44,8 @@ from lkbus.client_logs import quiet_client_lines
 from lkbus.gc_tuning import tune_for_batches
 from lkbus.kafka import client_options, explain_connection_failure, faststream_security
 from lkbus.settings import Settings
-from schemas import DecodeError
+from schemas import REGISTRY, DecodeError
+from schemas.fast_decode import prepare_fast_decoders
 
 logger = logging.getLogger("lkbus.consumers")
 _QUIET_S = 5.0
@@ -90,6 +91,8 @@ class ConsumerService:
             await self._producer.stop()
             self._producer = None
             raise await explain_connection_failure(exc, kafka) from None
+        # Each event type's decoder is built at its first record otherwise: a first prompt would wait.
+        await asyncio.to_thread(prepare_fast_decoders, REGISTRY)
         await self.consumer.start(ConsumerContext(self.name, self.settings, self._publish, self.caught_up))
         c = self.settings.consumer
         broker = KafkaBroker(

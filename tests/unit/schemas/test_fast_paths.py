@@ -32,7 +32,8 @@ from schemas import (
     encode_session_event,
     is_current_event,
 )
-from schemas.fast_decode import check_fast, decode_fast
+from schemas.fast_decode import check_fast, decode_fast, prepare_fast_decoders
+from schemas.registry import Registry
 from tests.unit.schemas import sdk_samples
 
 CTX = SessionContext(
@@ -413,3 +414,20 @@ def test_is_current_event_says_yes_only_for_a_current_valid_record() -> None:
     body["schema_version"] = "0.9"
     older = [(k, b"0.9" if k == "ce_schemaversion" else v) for k, v in GOOD.headers]
     assert not is_current_event(orjson.dumps(body), older)
+
+
+def test_fast_decoders_can_be_built_ahead_of_the_first_record() -> None:
+    registry = Registry()
+    for spec in REGISTRY:
+        for version in spec.versions:
+            registry.register(
+                spec.event_type, spec.family, version.model, str(version.version), version.upcast
+            )
+    assert prepare_fast_decoders(registry) == len(registry.types())
+    assert prepare_fast_decoders(registry) == 0, "built once"
+    built = dict(registry.fast_decoders)
+    assert (
+        decode(GOOD.value, GOOD.headers, registry=registry).model_dump()
+        == decode(GOOD.value, None).model_dump()
+    )
+    assert registry.fast_decoders == built, "the first record found its decoder ready"
