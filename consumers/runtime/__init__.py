@@ -3,10 +3,11 @@
 from consumers.runtime.consumer import ConsumerContext, EventConsumer
 from consumers.runtime.dedupe import SeenIds, SessionSeqs
 from consumers.runtime.errors import ConsumerError, PoisonRecordError, RetriableError, UnknownConsumerError
-from consumers.runtime.records import Incoming
+from consumers.runtime.records import Checked, Incoming
 from consumers.runtime.service import ConsumerService
 
 __all__ = [
+    "Checked",
     "ConsumerContext",
     "ConsumerError",
     "ConsumerService",
