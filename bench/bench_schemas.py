@@ -8,12 +8,12 @@ from collections.abc import Callable
 import orjson
 
 from bench.event_mix import event_mix
-from bench.report import BenchRow, median_of
+from bench.report import BenchRow, medians_interleaved
 from schemas import SessionContext, decode, encode_session_event
 from schemas.registry import REGISTRY
 
-RUNS = 7
-LOOPS = 2000
+RUNS = 9
+LOOPS = 1000
 
 
 def _per_event_us(fn: Callable[[], None], events: int) -> Callable[[], float]:
@@ -68,27 +68,34 @@ def run() -> list[BenchRow]:
             orjson.loads(v)
 
     n = len(events)
+    enc_ours, enc_sdk = medians_interleaved(RUNS, _per_event_us(encode_ours, n), _per_event_us(encode_sdk, n))
+    dec_ours, dec_bare, dec_pydantic = medians_interleaved(
+        RUNS,
+        _per_event_us(decode_ours, n),
+        _per_event_us(decode_bare, n),
+        _per_event_us(decode_pydantic, n),
+    )
     return [
         BenchRow(
             name="encode SDK event -> record (mix)",
-            ours=median_of(RUNS, _per_event_us(encode_ours, n)),
-            baseline=median_of(RUNS, _per_event_us(encode_sdk, n)),
+            ours=enc_ours,
+            baseline=enc_sdk,
             unit="us/event",
             baseline_name="SDK model_dump_json",
             target="<= 1.5x",
         ),
         BenchRow(
             name="decode + validate record (mix)",
-            ours=median_of(RUNS, _per_event_us(decode_ours, n)),
-            baseline=median_of(RUNS, _per_event_us(decode_bare, n)),
+            ours=dec_ours,
+            baseline=dec_bare,
             unit="us/event",
             baseline_name="bare orjson.loads",
             target="<= 3x",
         ),
         BenchRow(
             name="decode + validate record (mix)",
-            ours=median_of(RUNS, _per_event_us(decode_ours, n)),
-            baseline=median_of(RUNS, _per_event_us(decode_pydantic, n)),
+            ours=dec_ours,
+            baseline=dec_pydantic,
             unit="us/event",
             baseline_name="pydantic validate_json alone",
         ),

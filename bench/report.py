@@ -38,3 +38,13 @@ class BenchRow:
 def median_of(runs: int, measure: Callable[[], float]) -> float:
     """The median of `runs` measurements (the machine is shared and noisy)."""
     return statistics.median(measure() for _ in range(runs))
+
+
+def medians_interleaved(runs: int, *measures: Callable[[], float]) -> list[float]:
+    """The median of each measure over `runs` rounds, the measures taking turns in each round,
+    so that a slow spell of the shared machine hits every figure alike."""
+    samples: list[list[float]] = [[] for _ in measures]
+    for _ in range(runs):
+        for taken, measure in zip(samples, measures, strict=True):
+            taken.append(measure())
+    return [statistics.median(taken) for taken in samples]
