@@ -101,6 +101,7 @@ class CompiledFilter:
         "_type_headers",
         "_types",
         "empty",
+        "types_only",
     )
 
     def __init__(self, spec: EventFilter) -> None:
@@ -113,6 +114,9 @@ class CompiledFilter:
         exact = self._sessions.exact if self._sessions else None
         self._session_keys = frozenset(s.encode() for s in exact) if exact is not None else None
         self._type_headers: dict[bytes, bool] = {}
+        self.types_only = spec.types != () and spec == EventFilter(types=spec.types)
+        """Only types are filtered: the `ce_type` prefilter decides every record that has its
+        CloudEvents headers and is a current-version event (its header and body types agree)."""
 
     def prefilter(self, key: bytes | None, headers: Sequence[tuple[str, bytes]]) -> bool:
         """False when the key (session id) or the `ce_type` header already rule the record out.

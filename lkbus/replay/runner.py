@@ -170,8 +170,8 @@ async def _pump(
 ) -> None:
     filtering = not compiled.empty
     matches = compiled.matches  # the key and type prefilter ran in the source (`ReadRequest.keep`)
-    # Nothing looks at the events: records the sink can pass on as they are are only checked.
-    check_only = not filtering and sink.takes_checked
+    # No filter looks at the events: records the sink can pass on as they are are only checked.
+    check_only = (not filtering or compiled.types_only) and sink.takes_checked
     remaining = options.count
 
     async def emit(items: list[Item]) -> bool:

@@ -74,3 +74,10 @@ def test_prefilter_uses_key_and_type_header_only() -> None:
     assert not EventFilter(types=("close",)).compiled().prefilter(record.key, record.headers)
     assert EventFilter(types=("close",)).compiled().prefilter(None, []), "no headers: decode and decide"
     assert EventFilter(types=("close",)).compiled().prefilter(None, [("ce_type", b"\xff")])
+
+
+def test_only_a_filter_on_types_alone_is_decided_by_the_headers() -> None:
+    assert EventFilter(types=("*close",)).compiled().types_only
+    assert not EventFilter().compiled().types_only
+    assert not EventFilter(types=("*close",), sessions=("s-1",)).compiled().types_only
+    assert not EventFilter(types=("*close",), participants=("u",)).compiled().types_only

@@ -96,6 +96,29 @@ async def test_filtered_replays_count_every_record_read(recording: Recording) ->
     assert times == sorted(times)
 
 
+async def test_a_type_filter_passes_records_on_as_written_and_still_checks_them(
+    recording: Recording,
+) -> None:
+    topic, partition = next(iter(recording.full()))
+    log = recording.by_partition[topic, partition]
+    first = next(r for r in log if r.value is not None and b"user_state_changed" not in r.value)
+    # a record whose ce_type header claims a user state change its body is not
+    lying = tuple((k, b"livekit.agent.user_state_changed" if k == "ce_type" else v) for k, v in first.headers)
+    log.append(dataclasses.replace(first, offset=len(log), headers=lying, timestamp=first.timestamp + 10**6))
+    wanted = sorted(
+        r.value
+        for entries in recording.full().values()
+        for r in entries
+        if r.value is not None and b'"type":"livekit.agent.user_state_changed"' in r.value
+    )
+    out, err = io.StringIO(), io.StringIO()
+    options = ReplayOptions(format="jsonl", filter=EventFilter(types=("*user_state*",)))
+    stats = await replay(SETTINGS, options, out, err=err, source=source(recording))
+    assert sorted(line.encode() for line in out.getvalue().splitlines()) == wanted
+    assert stats.undecodable == 1
+    assert "header_mismatch" in err.getvalue()
+
+
 async def test_from_and_to(recording: Recording) -> None:
     start = AtTime(NOW.replace(second=1))  # 12:00:01: seq 5 of s-0 onwards
     stop = AtTime(NOW.replace(second=2))
