@@ -153,6 +153,9 @@ class _Translator:
                 default = info.default_factory if info.default_factory is not None else info.default
                 if info.default_factory is not None and info.default_factory_takes_validated_data:
                     raise UnsupportedModelError(f"{model.__name__}.{name}: default factory taking data")
+                if info.default_factory is None and type(default) not in _SHARED_DEFAULTS:
+                    # pydantic copies such a default for each instance; the converter shares it
+                    raise UnsupportedModelError(f"{model.__name__}.{name}: a mutable default")
                 plans.append(
                     (name, field.convert, (_FACTORY, default) if info.default_factory else (_VALUE, default))
                 )
@@ -311,6 +314,8 @@ def _checker(checks: list[tuple[str, Convert]]) -> Convert | None:
 
 _TAG: Any = object()
 _REQUIRED: Any = object()
+_SHARED_DEFAULTS = frozenset({type(None), bool, int, float, str, bytes})
+"""Defaults that instances may share: immutable."""
 _FACTORY, _VALUE = "factory", "value"
 
 

@@ -431,3 +431,24 @@ def test_fast_decoders_can_be_built_ahead_of_the_first_record() -> None:
         == decode(GOOD.value, None).model_dump()
     )
     assert registry.fast_decoders == built, "the first record found its decoder ready"
+
+
+def test_models_the_fast_path_cannot_mirror_exactly_are_left_to_pydantic() -> None:
+    from pydantic import BaseModel as Model
+    from pydantic import Field
+
+    from schemas.fast_decode import UnsupportedModelError, _Translator
+
+    class SharedList(Model):
+        items: list[int] = [1]
+
+    class Aliased(Model):
+        name: str = Field(alias="Name")
+
+    class Either(Model):
+        when: int | str
+
+    for model in (SharedList, Aliased):
+        with pytest.raises(UnsupportedModelError):
+            _Translator().model(model)
+    assert _Translator().model(Either).struct is not None, "a union of plain values is read as is"
