@@ -190,7 +190,7 @@ class PublisherSettings(_Section):
         default="keep",
         description=(
             "Transcript and message text, tool call arguments, outputs and progress messages: keep, "
-            "hash (keyed HMAC) or drop."
+            "hash (keyed HMAC) or drop. Either of the last two also drops SIP DTMF keys."
         ),
     )
     redact_hash_key: SecretStr | None = Field(

@@ -206,6 +206,8 @@ def _build_default() -> Registry:
             else:
                 family_here = family
             registry.register(type_name, family_here, model)
+    for type_name, version, model in room_v1.LATER_VERSIONS:
+        registry.register(type_name, registry.spec(type_name).family, model, version)
     return registry
 
 

@@ -272,7 +272,7 @@ _DESCRIBERS: dict[type[Payload], Callable[[Any], str]] = {
     room.TrackSubscriptionFailedV1: lambda d: f"{_who(d.participant)} subscription to {d.track_sid} failed",
     room.TranscriptionReceivedV1: _transcription,
     room.DataReceivedV1: _data,
-    room.SipDtmfReceivedV1: lambda d: f"{_who(d.participant)} dtmf {d.digit}",
+    room.SipDtmfReceivedV1_1: lambda d: f"{_who(d.participant)} dtmf {d.digit or '(redacted)'}",
     room.ConnectionStateChangedV1: lambda d: f"connection {d.state}",
     room.DisconnectedV1: lambda d: f"disconnected: {d.reason}",
 }

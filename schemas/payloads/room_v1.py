@@ -156,6 +156,15 @@ class SipDtmfReceivedV1(Payload):
     participant: ParticipantRefV1 | None
 
 
+class SipDtmfReceivedV1_1(Payload):  # noqa: N801 - version 1.1 of the model above
+    """A key pressed on a phone. ``code`` and ``digit`` are None when text is redacted: the digits
+    a caller types are often a PIN or an account number."""
+
+    code: int | None
+    digit: str | None
+    participant: ParticipantRefV1 | None
+
+
 class TranscriptionReceivedV1(Payload):
     segments: list[TranscriptionSegmentV1]
     participant: ParticipantRefV1 | None
@@ -245,3 +254,9 @@ EVENTS: dict[str, type[Payload]] = {
     "livekit.room.disconnected": DisconnectedV1,
 }
 """Event type name to its version 1 payload model."""
+
+LATER_VERSIONS: list[tuple[str, str, type[Payload]]] = [
+    ("livekit.room.sip_dtmf_received", "1.1", SipDtmfReceivedV1_1),
+]
+"""(type, version, model) of the versions published after 1.0, in order; each one's
+current model is the last."""

@@ -136,3 +136,15 @@ def test_deltas_and_durations() -> None:
     assert format_duration(None) == "-"
     assert format_duration(12.34) == "12.3s"
     assert format_duration(125) == "2m05s"
+
+
+def test_dtmf_keys_show_unless_redacted() -> None:
+    caller = {"sid": "PA_1", "identity": "caller", "kind": "sip"}
+    pressed = describe(
+        event("livekit.room.sip_dtmf_received", {"code": 5, "digit": "5", "participant": caller})
+    )
+    hidden = describe(
+        event("livekit.room.sip_dtmf_received", {"code": None, "digit": None, "participant": caller})
+    )
+    assert pressed.endswith("dtmf 5")
+    assert hidden.endswith("dtmf (redacted)")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from schemas import POLICY, CompatibilityMode, check_committed_schemas, check_compatibility, schema_drift
@@ -137,3 +139,22 @@ def test_drift_is_detected(tmp_path: Any) -> None:
     assert len(problems) == 2
     assert "differs" in problems[0]
     assert "not registered" in problems[1]
+
+
+def test_a_new_version_is_checked_on_its_data_not_on_the_version_it_names(tmp_path: Path) -> None:
+    import shutil
+
+    name = "livekit.room.sip_dtmf_received"
+    folder = tmp_path / "json" / name
+    shutil.copytree(SCHEMAS_ROOT / "json" / name, folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["v1.0.json", "v1.1.json"]
+    assert check_committed_schemas(tmp_path) == {}, "1.1 widens code and digit to nullable"
+
+    newer = orjson.loads((folder / "v1.1.json").read_bytes())
+    digit = newer["$defs"]["SipDtmfReceivedV1_1"]["properties"]["digit"]
+    digit.clear()
+    digit["type"] = "integer"  # a change old records would break
+    (folder / "v1.1.json").write_bytes(orjson.dumps(newer))
+    failures = check_committed_schemas(tmp_path)
+    assert list(failures) == [f"{name} 1.0 -> 1.1"]
+    assert all("schema_version" not in issue.path for issue in failures[f"{name} 1.0 -> 1.1"])

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from schemas import (
+    REGISTRY,
     EncodedRecord,
     SessionContext,
     TopicFamily,
@@ -91,7 +92,8 @@ def _check_record(record: EncodedRecord, ctx: SessionContext, committed_schema: 
     ce_time = ce.get_time()
     assert ce_time is not None
     assert ce_time.timestamp() == pytest.approx(record.time, abs=1e-6)
-    assert ce.get_extension("schemaversion") == "1.0"
+    assert ce.get_extension("schemaversion") == str(REGISTRY.spec(record.type).current.version)
+    assert body["schema_version"] == ce.get_extension("schemaversion")
     assert ce.get_data() == body
     assert isinstance(body, dict)
     return body
@@ -247,3 +249,32 @@ def test_data_bytes_only_when_enabled(ctx: SessionContext) -> None:
     record = encode_room_event("data_received", args, ctx, 1, include_data_bytes=True)
     assert record is not None
     assert decode(record.value, None).data.data_base64 == "AAEC"  # type: ignore[attr-defined]
+
+
+def test_dtmf_digits_are_dropped_when_text_is_redacted(ctx: SessionContext) -> None:
+    args = next(a for n, a in ROOM_EVENTS if n == "sip_dtmf_received")
+    plain = encode_room_event("sip_dtmf_received", args, ctx, 1)
+    assert plain is not None
+    data = decode(plain.value, plain.headers).data
+    assert (data.code, data.digit) == (args[0].code, args[0].digit)  # type: ignore[attr-defined]
+    for transform in (str.upper, lambda _: None):  # hash or drop: a digit's hash would name it
+        record = encode_room_event("sip_dtmf_received", args, ctx, 1, text_transform=transform)
+        assert record is not None
+        redacted = decode(record.value, record.headers).data
+        assert (redacted.code, redacted.digit) == (None, None)  # type: ignore[attr-defined]
+        assert redacted.participant == data.participant  # type: ignore[attr-defined]
+
+
+def test_a_dtmf_record_of_version_1_0_is_read_as_the_current_version(ctx: SessionContext) -> None:
+    from schemas.payloads.room_v1 import SipDtmfReceivedV1_1
+
+    args = next(a for n, a in ROOM_EVENTS if n == "sip_dtmf_received")
+    record = encode_room_event("sip_dtmf_received", args, ctx, 1)
+    assert record is not None
+    body = orjson.loads(record.value)
+    body["schema_version"] = "1.0"
+    headers = [(k, b"1.0" if k == "ce_schemaversion" else v) for k, v in record.headers]
+    event = decode(orjson.dumps(body), headers)
+    assert event.schema_version == "1.1"
+    assert isinstance(event.data, SipDtmfReceivedV1_1)
+    assert event.data.digit == args[0].digit
