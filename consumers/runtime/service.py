@@ -176,7 +176,7 @@ class ConsumerService:
         raw: Sequence[RawRecord] = msg.raw_message
         started = time.perf_counter()
         good: list[Incoming | Checked | Undecodable] = []
-        read = incoming if getattr(self.consumer, "needs_events", True) is not False else checked
+        read = incoming if self.consumer.needs_events else checked
         for record in raw:
             try:
                 good.append(read(record))

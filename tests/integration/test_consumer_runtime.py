@@ -41,6 +41,9 @@ def good_headers() -> list[tuple[str, bytes]]:
     return ended(1)[2]
 
 
+ToSend = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
+"""A record to produce: key, value, headers."""
+
 BAD_RECORDS: dict[str, tuple[bytes, list[tuple[str, bytes]]]] = {
     "not_json": (b"\xff\xfe garbage \x00", []),
     "not_json_truncated": (b'{"type": "lkbus.session.ended", "id": ', []),
@@ -52,6 +55,21 @@ BAD_RECORDS: dict[str, tuple[bytes, list[tuple[str, bytes]]]] = {
     ),
     "bad_header_bytes": (ended(1)[1], [("ce_type", b"\xff\xfe not utf-8")]),
 }
+
+
+def good_and_bad(
+    wrong_header: tuple[str, bytes],
+) -> list[ToSend]:
+    """Each of BAD_RECORDS after a good record, then a good body whose header `wrong_header`
+    names disagrees with it."""
+    batch: list[ToSend] = []
+    for i, (value, headers) in enumerate(BAD_RECORDS.values()):
+        batch.append(ended(i + 1))
+        batch.append((b"rt-1", value, headers))
+    key, value, headers = ended(50)
+    name, wrong = wrong_header
+    batch.append((key, value, [(k, wrong if k == name else v) for k, v in headers]))
+    return batch
 
 
 @pytest.fixture
@@ -71,9 +89,7 @@ async def settings(kafka: KafkaSettings, unique: Callable[[str], str]) -> Settin
     )
 
 
-async def produce(
-    kafka: KafkaSettings, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
-) -> None:
+async def produce(kafka: KafkaSettings, topic: str, records: list[ToSend]) -> None:
     producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -112,18 +128,7 @@ async def test_poison_records_are_dead_lettered_and_the_rest_go_on(
 ) -> None:
     monkeypatch.setenv("LKBUS_TEST_RECORD_FILE", str(tmp_path / "handled.txt"))
     topic = settings.topics.name(settings.topics.session_events)
-    batch: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
-    for i, (value, headers) in enumerate(BAD_RECORDS.values()):
-        batch.append(ended(i + 1))
-        batch.append((b"rt-1", value, headers))
-    wrong_header = ended(50)
-    batch.append(
-        (
-            wrong_header[0],
-            wrong_header[1],
-            [(k, b"livekit.agent.close" if k == "ce_type" else v) for k, v in wrong_header[2]],
-        )
-    )
+    batch = good_and_bad(wrong_header=("ce_type", b"livekit.agent.close"))
     batch.append(ended(60, reason="poison"))
     batch.append(ended(61, reason="flaky"))
     batch.append(ended(62))
@@ -188,18 +193,7 @@ async def test_a_consumer_that_needs_no_events_gets_checked_records_and_the_same
     settings: Settings,
 ) -> None:
     topic = settings.topics.name(settings.topics.session_events)
-    batch: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
-    for i, (value, headers) in enumerate(BAD_RECORDS.values()):
-        batch.append(ended(i + 1))
-        batch.append((b"rt-1", value, headers))
-    wrong_header = ended(50)
-    batch.append(
-        (
-            wrong_header[0],
-            wrong_header[1],
-            [(k, b"other-source" if k == "ce_source" else v) for k, v in wrong_header[2]],
-        )
-    )
+    batch = good_and_bad(wrong_header=("ce_source", b"other-source"))
     await produce(settings.kafka, topic, batch)
     mover = RecordMover(topic)
     service = ConsumerService(mover, settings)
