@@ -102,10 +102,8 @@ class Registry:
     """Event types and versions known to this process."""
 
     _specs: dict[str, EventSpec] = field(default_factory=dict)
-    fast_decoders: dict[tuple[bytes, bytes], Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    """Fast-path validators of ``decode`` by (type, version) header bytes; see fast_decode."""
+    fast_decoders: dict[bytes, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Fast-path validators of ``decode`` by ``ce_type`` header bytes; see fast_decode."""
 
     def register(
         self,

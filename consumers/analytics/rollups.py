@@ -10,13 +10,15 @@ windows the watermark has closed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from consumers.analytics.dispatch import ByPayloadType
 from consumers.analytics.stats import LatencyStats
 from schemas.envelope import Event
 from schemas.payloads import agent_v1 as a
@@ -100,29 +102,43 @@ class RollupWindow:
         """Fold ``event`` in; ValueError when it belongs to another window."""
         if not self.accepts(event):
             raise ValueError("event outside this window")
-        sid = event.session_id
-        self.active.add(sid)
-        key = (sid, event.seq or 0)
+        self.fold(event)
+
+    def fold(self, event: Event) -> None:
+        """Fold ``event`` in, known to belong to this window (``Rollups`` routes it here)."""
+        self.active.add(event.session_id)
         data = event.data
-        if isinstance(data, lc.SessionStartedV1):
-            self.started.add(sid)
-        elif isinstance(data, lc.SessionEndedV1):
-            self.ended[sid] = data.reason
-        elif isinstance(data, a.UserStateChangedV1) and data.new_state == "away":
-            self.away.add(key)
-        elif isinstance(data, c.CommandExecutedV1) and data.command_type == "prompt_user":
-            self.prompts.add(key)
-        elif isinstance(data, a.MetricsCollectedV1):
-            m = data.metrics
-            if isinstance(m, a.EOUMetricsV1):
-                self.samples[key] = (
-                    ("end_of_utterance", m.end_of_utterance_delay),
-                    ("transcription", m.transcription_delay),
-                )
-            elif isinstance(m, a.LLMMetricsV1 | a.RealtimeModelMetricsV1) and m.ttft >= 0:
-                self.samples[key] = (("llm_ttft", m.ttft),)
-            elif isinstance(m, a.TTSMetricsV1) and m.ttfb >= 0:
-                self.samples[key] = (("tts_ttfb", m.ttfb),)
+        _ON_PAYLOAD[type(data)](self, event, data)
+
+    def _session_started(self, event: Event, data: lc.SessionStartedV1) -> None:
+        self.started.add(event.session_id)
+
+    def _session_ended(self, event: Event, data: lc.SessionEndedV1) -> None:
+        self.ended[event.session_id] = data.reason
+
+    def _user_state(self, event: Event, data: a.UserStateChangedV1) -> None:
+        if data.new_state == "away":
+            self.away.add((event.session_id, event.seq or 0))
+
+    def _command_executed(self, event: Event, data: c.CommandExecutedV1) -> None:
+        if data.command_type == "prompt_user":
+            self.prompts.add((event.session_id, event.seq or 0))
+
+    def _metrics(self, event: Event, data: a.MetricsCollectedV1) -> None:
+        m = data.metrics
+        key = (event.session_id, event.seq or 0)
+        if isinstance(m, a.EOUMetricsV1):
+            self.samples[key] = (
+                ("end_of_utterance", m.end_of_utterance_delay),
+                ("transcription", m.transcription_delay),
+            )
+        elif isinstance(m, a.LLMMetricsV1 | a.RealtimeModelMetricsV1) and m.ttft >= 0:
+            self.samples[key] = (("llm_ttft", m.ttft),)
+        elif isinstance(m, a.TTSMetricsV1) and m.ttfb >= 0:
+            self.samples[key] = (("tts_ttfb", m.ttfb),)
+
+    def _ignore(self, event: Event, data: object) -> None:
+        return None
 
     def mark_active(self, session_id: str) -> None:
         """Count ``session_id`` as live in this window even without an event in it."""
@@ -211,6 +227,19 @@ class RollupWindow:
         )
 
 
+_ON_PAYLOAD: ByPayloadType[Callable[[RollupWindow, Event, Any], None]] = ByPayloadType(
+    {
+        lc.SessionStartedV1: RollupWindow._session_started,
+        lc.SessionEndedV1: RollupWindow._session_ended,
+        a.UserStateChangedV1: RollupWindow._user_state,
+        c.CommandExecutedV1: RollupWindow._command_executed,
+        a.MetricsCollectedV1: RollupWindow._metrics,
+    },
+    default=RollupWindow._ignore,
+)
+"""What each payload type does to a window's fold; other payloads only mark the session live."""
+
+
 @dataclass(slots=True)
 class _Live:
     agent_name: str
@@ -268,7 +297,7 @@ class Rollups:
                 self.late_dropped += 1
                 return None
             self._windows[key] = window
-        window.add(event)
+        window.fold(event)
         self._track(event, agent, source)
         latest = self._latest.get(source)
         if latest is None or event.time > latest:
@@ -292,14 +321,19 @@ class Rollups:
                     del self._live[sid]
 
     def _track(self, event: Event, agent: str, source: Hashable) -> None:
+        time = event.time
         live = self._live.get(event.session_id)
         if live is None:
-            live = self._live[event.session_id] = _Live(agent, event.time, event.time)
+            live = self._live[event.session_id] = _Live(agent, time, time)
         live.sources.add(source)
-        live.first = min(live.first, event.time)
-        live.last = max(live.last, event.time)
-        if isinstance(event.data, lc.SessionEndedV1 | a.CloseV1):
-            live.ended = event.time if live.ended is None else min(live.ended, event.time)
+        if time < live.first:
+            live.first = time
+        elif time > live.last:
+            live.last = time
+        if isinstance(event.data, (lc.SessionEndedV1, a.CloseV1)) and (
+            live.ended is None or time < live.ended
+        ):
+            live.ended = time
 
     def _live_in(self, window: RollupWindow) -> list[str]:
         idle = timedelta(seconds=self.session_idle_s)

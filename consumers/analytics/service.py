@@ -23,7 +23,7 @@ from consumers.analytics.store import DuckDBStore
 from consumers.analytics.summary import SessionAccumulator, SessionSummary
 from consumers.runtime import ConsumerContext, EventConsumer, Incoming
 from lkbus.settings import Settings
-from schemas import SessionContext, encode_event
+from schemas import Event, SessionContext, encode_event
 
 logger = logging.getLogger("lkbus.consumers.analytics")
 
@@ -88,14 +88,18 @@ class AnalyticsConsumer(EventConsumer):
 
     async def handle(self, batch: Sequence[Incoming]) -> None:
         async with self._lock:
+            tps: dict[tuple[str, int], TopicPartition] = {}
             for record in batch:
                 event = record.event
                 sid = event.session_id
+                tp = tps.get((record.topic, record.partition))
+                if tp is None:
+                    tp = tps[record.topic, record.partition] = record.tp
                 if sid in self._summarised:
                     # Delivered again after its summary was stored (a crash, a rebalance): a new,
                     # partial summary must not replace the whole one. Windows still take it once,
                     # knowing the session's end even when its end record is not read again.
-                    self._add_to_window(record)
+                    self._add_to_window(event, tp, record.offset)
                     ended = self._summarised[sid]
                     if ended is not None:
                         self.rollups.mark_ended(sid, ended)
@@ -106,11 +110,11 @@ class AnalyticsConsumer(EventConsumer):
                     self._session_offsets[sid] = {}
                 if accumulator.add(event):
                     self._partition_of.setdefault(sid, record.partition)
-                    self._session_offsets[sid].setdefault(record.tp, record.offset)
+                    self._session_offsets[sid].setdefault(tp, record.offset)
                     self._agent.setdefault(sid, agent_of(event))
                     if accumulator.ended and sid not in self._ended_at:
                         self._ended_at[sid] = time.monotonic()
-                    self._add_to_window(record)
+                    self._add_to_window(event, tp, record.offset)
             now = time.monotonic()
             if now - self._last_emit >= EMIT_INTERVAL_S:
                 self._emit_soon(now)
@@ -131,10 +135,10 @@ class AnalyticsConsumer(EventConsumer):
         except Exception:
             logger.exception("analytics: writing summaries failed; retrying next tick")
 
-    def _add_to_window(self, record: Incoming) -> None:
-        key = self.rollups.add(record.event, record.tp)
+    def _add_to_window(self, event: Event, tp: TopicPartition, offset: int) -> None:
+        key = self.rollups.add(event, tp)
         if key is not None:
-            self._window_offsets.setdefault(key, {}).setdefault(record.tp, record.offset)
+            self._window_offsets.setdefault(key, {}).setdefault(tp, offset)
 
     def commit_offsets(self, processed: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         result = dict(processed)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from consumers.analytics.dispatch import ByPayloadType
 from consumers.analytics.exceptions import AnalyticsError, SessionMismatchError
 from consumers.analytics.stats import latency
 from schemas.envelope import Event
@@ -87,47 +89,62 @@ class _Fold:
         t = event.time.timestamp()
         if self.first_time is None:
             self.first_time = self.user_since = self.agent_since = t
-        self.clock = t if self.clock is None else max(self.clock, t)
+        clock = self.clock
+        if clock is None or t > clock:
+            self.clock = t
         if self.agent_name is None and event.agent_name:
             self.agent_name = event.agent_name
         data = event.data
-        if isinstance(data, a.UserStateChangedV1):
-            self._user_state(data, t)
-        elif isinstance(data, a.AgentStateChangedV1):
-            self._agent_state(data, t)
-        elif isinstance(data, a.ConversationItemAddedV1):
-            item = data.item
-            if isinstance(item, a.ChatMessageItemV1):
-                if item.role == "user":
-                    self.counts["user_turns"] += 1
-                elif item.role == "assistant":
-                    self.counts["agent_replies"] += 1
-                    self.counts["interruptions"] += item.interrupted
-        elif isinstance(data, a.AgentFalseInterruptionV1):
-            self.counts["false_interruptions"] += 1
-        elif isinstance(data, a.FunctionToolsExecutedV1):
-            self._tools(data)
-        elif isinstance(data, a.MetricsCollectedV1):
-            self._metrics(data.metrics)
-        elif isinstance(data, a.SessionUsageUpdatedV1):
-            self.last_usage = data.usage
-        elif isinstance(data, a.ErrorV1):
-            self.errors[(data.source.kind, data.source.provider, data.error.recoverable)] += 1
-        elif isinstance(data, a.CloseV1):
-            self.closed_at = t
-            self.close_reason = data.reason
-        elif isinstance(data, lc.SessionStartedV1):
-            self.started_at = t
-            self.agent_name = self.agent_name or data.agent_name
-        elif isinstance(data, lc.SessionEndedV1):
-            self.ended_at = t
-            self.end_reason = data.reason
-            self.last_seq = data.last_seq
-        elif isinstance(data, c.CommandExecutedV1) and data.command_type == "prompt_user":
+        _ON_PAYLOAD[type(data)](self, data, t)
+
+    def _conversation_item(self, data: a.ConversationItemAddedV1, t: float) -> None:
+        item = data.item
+        if isinstance(item, a.ChatMessageItemV1):
+            if item.role == "user":
+                self.counts["user_turns"] += 1
+            elif item.role == "assistant":
+                self.counts["agent_replies"] += 1
+                self.counts["interruptions"] += item.interrupted
+
+    def _false_interruption(self, data: a.AgentFalseInterruptionV1, t: float) -> None:
+        self.counts["false_interruptions"] += 1
+
+    def _tools_executed(self, data: a.FunctionToolsExecutedV1, t: float) -> None:
+        self._tools(data)
+
+    def _metrics_collected(self, data: a.MetricsCollectedV1, t: float) -> None:
+        self._metrics(data.metrics)
+
+    def _usage_updated(self, data: a.SessionUsageUpdatedV1, t: float) -> None:
+        self.last_usage = data.usage
+
+    def _error(self, data: a.ErrorV1, t: float) -> None:
+        self.errors[(data.source.kind, data.source.provider, data.error.recoverable)] += 1
+
+    def _close(self, data: a.CloseV1, t: float) -> None:
+        self.closed_at = t
+        self.close_reason = data.reason
+
+    def _session_started(self, data: lc.SessionStartedV1, t: float) -> None:
+        self.started_at = t
+        self.agent_name = self.agent_name or data.agent_name
+
+    def _session_ended(self, data: lc.SessionEndedV1, t: float) -> None:
+        self.ended_at = t
+        self.end_reason = data.reason
+        self.last_seq = data.last_seq
+
+    def _command_executed(self, data: c.CommandExecutedV1, t: float) -> None:
+        if data.command_type == "prompt_user":
             self.counts["prompts"] += 1
             self.pending_prompts += 1
-        elif isinstance(data, c.CommandRejectedV1) and data.command_type == "prompt_user":
+
+    def _command_rejected(self, data: c.CommandRejectedV1, t: float) -> None:
+        if data.command_type == "prompt_user":
             self.counts["prompts_rejected"] += 1
+
+    def _ignore(self, data: object, t: float) -> None:
+        return None
 
     def _user_state(self, data: a.UserStateChangedV1, t: float) -> None:
         since = self.user_since if self.user_since is not None else t
@@ -303,6 +320,27 @@ def _from_model_usage(mu: a.ModelUsageV1) -> UsageV1:
     return UsageV1(kind=kind, provider=mu.provider, model=mu.model, requests=mu.total_requests)
 
 
+_ON_PAYLOAD: ByPayloadType[Callable[[_Fold, Any, float], None]] = ByPayloadType(
+    {
+        a.UserStateChangedV1: _Fold._user_state,
+        a.AgentStateChangedV1: _Fold._agent_state,
+        a.ConversationItemAddedV1: _Fold._conversation_item,
+        a.AgentFalseInterruptionV1: _Fold._false_interruption,
+        a.FunctionToolsExecutedV1: _Fold._tools_executed,
+        a.MetricsCollectedV1: _Fold._metrics_collected,
+        a.SessionUsageUpdatedV1: _Fold._usage_updated,
+        a.ErrorV1: _Fold._error,
+        a.CloseV1: _Fold._close,
+        lc.SessionStartedV1: _Fold._session_started,
+        lc.SessionEndedV1: _Fold._session_ended,
+        c.CommandExecutedV1: _Fold._command_executed,
+        c.CommandRejectedV1: _Fold._command_rejected,
+    },
+    default=_Fold._ignore,
+)
+"""What each payload type does to a session's fold; other payloads leave it as it is."""
+
+
 def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
@@ -342,7 +380,7 @@ class SessionAccumulator:
         self._seen.add(seq)
         if self._last_time is None or event.time > self._last_time:
             self._last_time = event.time
-        if isinstance(event.data, a.CloseV1 | lc.SessionEndedV1):
+        if isinstance(event.data, (a.CloseV1, lc.SessionEndedV1)):
             self._end_seen = True
             if isinstance(event.data, lc.SessionEndedV1):
                 self._last_seq = event.data.last_seq
