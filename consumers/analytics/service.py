@@ -60,6 +60,9 @@ class AnalyticsConsumer(EventConsumer):
         self._topics = list(settings.topics.event_topics)
         return list(self._topics)
 
+    def output_topics(self, settings: Settings) -> list[str]:
+        return [settings.topics.name(settings.topics.analytics_sessions)]
+
     async def start(self, context: ConsumerContext) -> None:
         await super().start(context)
         a = context.settings.analytics

@@ -65,6 +65,9 @@ class InactivityConsumer(EventConsumer):
         t = settings.topics
         return [t.name(t.user_state), t.name(t.session_events)]
 
+    def output_topics(self, settings: Settings) -> list[str]:
+        return [settings.topics.name(settings.topics.commands)]
+
     async def start(self, context: ConsumerContext) -> None:
         await super().start(context)
         self.config = config_from_settings(context.settings.inactivity)

@@ -49,6 +49,11 @@ class EventConsumer(ABC):
     def subscriptions(self, settings: Settings) -> list[str]:
         """The topics to read."""
 
+    def output_topics(self, settings: Settings) -> list[str]:
+        """Topics `context.publish` sends to (beyond the dead-letter topic). The runtime fetches
+        their metadata at start, so the first record sent (a first prompt) does not wait for it."""
+        return []
+
     async def start(self, context: ConsumerContext) -> None:
         """Open stores, start timers. Called once before the first batch."""
         self.context = context

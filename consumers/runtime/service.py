@@ -49,6 +49,7 @@ from schemas.fast_decode import prepare_fast_decoders
 
 logger = logging.getLogger("lkbus.consumers")
 _QUIET_S = 5.0
+_METADATA_WAIT_S = 10.0
 _LIVE_LAG_S = 1.0
 """A partition whose last record read is this recent is read live, even with records still to read."""
 
@@ -93,6 +94,7 @@ class ConsumerService:
             raise await explain_connection_failure(exc, kafka) from None
         # Each event type's decoder is built at its first record otherwise: a first prompt would wait.
         await asyncio.to_thread(prepare_fast_decoders, REGISTRY)
+        await self._learn_output_topics()
         await self.consumer.start(ConsumerContext(self.name, self.settings, self._publish, self.caught_up))
         c = self.settings.consumer
         broker = KafkaBroker(
@@ -129,6 +131,30 @@ class ConsumerService:
             await broker.start()
         except (KafkaError, OSError) as exc:
             raise await explain_connection_failure(exc, kafka) from None
+
+    async def _learn_output_topics(self) -> None:
+        """Fetch the metadata of the topics this consumer sends to in one request now: at its
+        first send to a topic, aiokafka would wait for it (tens of milliseconds on a first prompt)."""
+        assert self._producer is not None
+        topics = sorted({self.deadletter_topic, *self.consumer.output_topics(self.settings)})
+        try:
+            await asyncio.wait_for(self._producer.client.set_topics(topics), _METADATA_WAIT_S)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            logger.warning(
+                "consumer %s: no metadata yet for the topics it sends to (%s); its first send waits for it",
+                self.name,
+                exc.__class__.__name__,
+            )
+            return
+        cluster = self._producer.client.cluster
+        for topic in topics:
+            if cluster.partitions_for_topic(topic) is None:
+                logger.warning(
+                    "consumer %s: topic %s does not exist; what it sends there will fail until it is "
+                    "created (`lkbus topics create` creates the project's topics)",
+                    self.name,
+                    topic,
+                )
 
     async def stop(self) -> None:
         """Finish the batch in flight, commit, leave the group, close the consumer's stores."""

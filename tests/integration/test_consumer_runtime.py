@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -210,6 +211,49 @@ async def test_a_consumer_that_needs_no_events_gets_checked_records_and_the_same
     reasons = sorted(error_context(list(r.headers))["reason"] for r in letters)
     expected = ["not_json", "not_json", "unknown_type", "unsupported_version", "missing_field"]
     assert reasons == sorted([*expected, "invalid_header", "header_mismatch"]), reasons
+
+
+class Sender(EventConsumer):
+    """A consumer that declares the topics it sends to (and sends nothing)."""
+
+    name = "sender"
+
+    def __init__(self, topic: str, sends_to: list[str]) -> None:
+        self.topic = topic
+        self.sends_to = sends_to
+
+    def subscriptions(self, settings: Settings) -> list[str]:
+        return [self.topic]
+
+    def output_topics(self, settings: Settings) -> list[str]:
+        return list(self.sends_to)
+
+    async def handle(self, batch: Sequence[Incoming]) -> None:
+        return None
+
+
+async def test_the_topics_a_consumer_sends_to_are_known_at_start_and_a_missing_one_is_named(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    topics = settings.topics
+    commands, deadletter = topics.name(topics.commands), topics.name(topics.deadletter)
+    missing = topics.prefix + "never-created"
+    service = ConsumerService(Sender(topics.name(topics.session_events), [commands, missing]), settings)
+    with caplog.at_level(logging.WARNING, logger="lkbus.consumers"):
+        await service.start()
+        try:
+            assert service._producer is not None
+            cluster = service._producer.client.cluster
+            assert cluster.partitions_for_topic(commands) == {0, 1}
+            assert cluster.partitions_for_topic(deadletter)
+            assert cluster.partitions_for_topic(missing) is None
+        finally:
+            await service.stop()
+    named = [r.getMessage() for r in caplog.records if "does not exist" in r.getMessage()]
+    assert named == [
+        f"consumer sender: topic {missing} does not exist; what it sends there will fail until it is "
+        "created (`lkbus topics create` creates the project's topics)"
+    ]
 
 
 async def test_sigterm_finishes_the_batch_commits_and_exits_0(settings: Settings, tmp_path: Path) -> None:
