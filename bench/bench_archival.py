@@ -16,17 +16,21 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import zstandard
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from bench.__main__ import BenchKafka
 from bench.report import BenchRow
 from consumers.archival import ArchivalConsumer, ArchivalSettings, ArchiveFormat
+from consumers.archival.formats import encode_line
 from consumers.runtime import ConsumerService
+from consumers.runtime.records import Checked, Undecodable, checked, undecodable
 from lkbus.gc_tuning import tuned_for_batches
 from lkbus.kafka import client_options
 from lkbus.settings import ConsumerSettings, KafkaSettings, Settings, TopicSettings
 from lkbus.topics import create_topics, project_topics
-from schemas import SessionContext, encode_event
+from schemas import DecodeError, SessionContext, encode_event
 
 RECORDS = 100_000
 PARTITIONS = 6
@@ -44,11 +48,13 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
     topic = topics.name(topics.session_events)
     record_bytes = await _fill(kafka, topic)
     floor: list[float] = []
+    work_alone: list[float] = []
     ours: dict[ArchiveFormat, list[float]] = {"jsonl": [], "parquet": []}
     sizes: dict[ArchiveFormat, int] = {}
     with tuned_for_batches():  # as `lkbus consume` runs (lkbus/gc_tuning.py), for every figure alike
         for _ in range(RUNS):
             floor.append(await _bare(kafka, topic))
+            work_alone.append(await _bare(kafka, topic, lines=True))
             for fmt in ours:
                 rate, size = await _archival(kafka, topics, fmt)
                 ours[fmt].append(rate)
@@ -62,6 +68,22 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
             "records/s",
             "bare aiokafka getmany → one raw file",
             ">= 0.6x",
+        ),
+        BenchRow(
+            "archival jsonl+zstd: topic → published files",
+            statistics.median(ours["jsonl"]),
+            statistics.median(work_alone),
+            "records/s",
+            "bare getmany → check, JSON line, zstd",
+            "",
+        ),
+        BenchRow(
+            "bare getmany → check, JSON line, zstd",
+            statistics.median(work_alone),
+            base,
+            "records/s",
+            "bare aiokafka getmany → one raw file",
+            "",
         ),
         BenchRow(
             "archival parquet: topic → published files",
@@ -124,8 +146,12 @@ async def _fill(kafka: KafkaSettings, topic: str) -> int:
     return total
 
 
-async def _bare(kafka: KafkaSettings, topic: str) -> float:
-    """The floor: assign every partition, getmany until all records, write raw values, fsync."""
+async def _bare(kafka: KafkaSettings, topic: str, *, lines: bool = False) -> float:
+    """The floor: assign every partition, getmany until all records, write raw values, fsync.
+
+    With `lines`, each record is checked and written as the archive's JSON line through zstd, as
+    the archiver does, but in this loop: the per-record work alone, without the consumer runtime.
+    """
     consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -137,18 +163,30 @@ async def _bare(kafka: KafkaSettings, topic: str) -> float:
         started = 0.0
         try:
             with path.open("wb") as out:
+                packed = zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False)
                 while seen < RECORDS:
                     batch = await consumer.getmany(timeout_ms=200, max_records=500)
                     for records in batch.values():
                         if records and not started:
                             started = time.perf_counter()
-                        out.write(b"".join((r.value or b"") + b"\n" for r in records))
+                        if lines:
+                            packed.write(b"".join(encode_line(_archivable(r)) for r in records))
+                        else:
+                            out.write(b"".join((r.value or b"") + b"\n" for r in records))
                         seen += len(records)
+                packed.flush(zstandard.FLUSH_FRAME)
                 out.flush()
                 os.fsync(out.fileno())
             return RECORDS / (time.perf_counter() - started)
         finally:
             await consumer.stop()
+
+
+def _archivable(record: ConsumerRecord[bytes, bytes]) -> Checked | Undecodable:
+    try:
+        return checked(record)
+    except DecodeError as exc:
+        return undecodable(record, exc)
 
 
 async def _until(predicate: Callable[[], bool]) -> None:

@@ -22,7 +22,7 @@ from lkbus.kafka import client_options
 from lkbus.replay import EventFilter, ReplayOptions, replay
 from lkbus.settings import KafkaSettings, Settings, TopicSettings
 from lkbus.topics import TopicSpec, create_topics
-from schemas import SessionContext, decode, encode_session_event
+from schemas import SessionContext, check_record, decode, encode_session_event
 
 RUNS = 5
 RECORDS = 100_000
@@ -41,11 +41,12 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
     settings = Settings(kafka=kafka, topics=TopicSettings())
     everything = ReplayOptions(topics=(topic,), format="jsonl")
     user_state = ReplayOptions(topics=(topic,), format="jsonl", filter=EventFilter(types=("*user_state*",)))
-    bare, bare_decode, ours_all, ours_filtered, kcat = [], [], [], [], []
+    bare, bare_decode, bare_check, ours_all, ours_filtered, kcat = [], [], [], [], [], []
     with tuned_for_batches():  # as `lkbus replay` runs (lkbus/gc_tuning.py), for every figure alike
         for _ in range(RUNS):  # interleaved, so drift on the shared machine hits every figure alike
             bare.append(await _bare_loop(kafka, topic))
             bare_decode.append(await _bare_loop(kafka, topic, decode_each=True))
+            bare_check.append(await _bare_loop(kafka, topic, check_each=True))
             ours_all.append(await _replay(settings, everything))
             ours_filtered.append(await _replay(settings, user_state))
             if shutil.which("kcat"):
@@ -58,6 +59,22 @@ async def _run(kafka: KafkaSettings) -> list[BenchRow]:
             statistics.median(bare_decode),
             "records/s",
             "bare getmany loop + schemas.decode",
+            "",
+        ),
+        BenchRow(
+            "replay → JSON Lines, every record validated",
+            statistics.median(ours_all),
+            statistics.median(bare_check),
+            "records/s",
+            "bare getmany loop + schemas.check_record",
+            "",
+        ),
+        BenchRow(
+            "bare getmany loop + schemas.check_record",
+            statistics.median(bare_check),
+            baseline,
+            "records/s",
+            "bare aiokafka getmany loop",
             "",
         ),
         BenchRow(
@@ -119,8 +136,10 @@ async def _replay(settings: Settings, options: ReplayOptions) -> float:
     return stats.read / (time.perf_counter() - started)
 
 
-async def _bare_loop(kafka: KafkaSettings, topic: str, *, decode_each: bool = False) -> float:
-    """The floor: a consumer that reads every record of the topic (and decodes it, if asked)."""
+async def _bare_loop(
+    kafka: KafkaSettings, topic: str, *, decode_each: bool = False, check_each: bool = False
+) -> float:
+    """The floor: a consumer that reads every record of the topic (and decodes or checks it, if asked)."""
     started = time.perf_counter()
     consumer = AIOKafkaConsumer(
         **client_options(kafka), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
@@ -140,6 +159,9 @@ async def _bare_loop(kafka: KafkaSettings, topic: str, *, decode_each: bool = Fa
                 if decode_each:
                     for r in records:
                         decode(r.value, r.headers)
+                elif check_each:
+                    for r in records:
+                        check_record(r.value, r.headers)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     pending.discard(tp)
     finally:
