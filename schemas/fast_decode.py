@@ -417,12 +417,13 @@ class FastDecoder:
     decoder: msgspec.json.Decoder[Any]
     convert: Convert
     check: Convert | None
-    version: bytes = b""
+    version: bytes
     """The ``ce_schemaversion`` header value it reads (its type's current version)."""
 
 
-def fast_decoder(event_class: type[Event], version: bytes = b"") -> FastDecoder:
-    """The fast-path decoder of ``event_class``; ``UnsupportedModelError`` if a field cannot be translated."""
+def fast_decoder(event_class: type[Event], version: bytes) -> FastDecoder:
+    """The fast-path decoder of ``event_class`` for records of ``version``; ``UnsupportedModelError``
+    if a field cannot be translated."""
     translation = _TRANSLATOR.model(event_class)
     return FastDecoder(
         msgspec.json.Decoder(translation.struct), translation.convert, translation.check, version

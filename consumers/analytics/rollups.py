@@ -132,7 +132,7 @@ class RollupWindow:
                 ("end_of_utterance", m.end_of_utterance_delay),
                 ("transcription", m.transcription_delay),
             )
-        elif isinstance(m, a.LLMMetricsV1 | a.RealtimeModelMetricsV1) and m.ttft >= 0:
+        elif isinstance(m, (a.LLMMetricsV1, a.RealtimeModelMetricsV1)) and m.ttft >= 0:
             self.samples[key] = (("llm_ttft", m.ttft),)
         elif isinstance(m, a.TTSMetricsV1) and m.ttfb >= 0:
             self.samples[key] = (("tts_ttfb", m.ttfb),)
