@@ -124,6 +124,15 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None
         await asyncio.sleep(0.05)
 
 
+async def run_until_processed(service: ConsumerService, count: int) -> None:
+    """Start the service, let it process `count` records, stop it."""
+    await service.start()
+    try:
+        await wait_until(lambda: service.processed >= count)
+    finally:
+        await service.stop()
+
+
 async def test_poison_records_are_dead_lettered_and_the_rest_go_on(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -137,11 +146,7 @@ async def test_poison_records_are_dead_lettered_and_the_rest_go_on(
     expected_good = len(BAD_RECORDS) + 2  # the flaky one succeeds on retry
     recorder = FileRecorder()
     service = ConsumerService(recorder, settings)
-    await service.start()
-    try:
-        await wait_until(lambda: service.processed >= len(batch))
-    finally:
-        await service.stop()
+    await run_until_processed(service, len(batch))
 
     assert len(recorder.handled) == expected_good
     letters = await read_topics(settings.kafka, [settings.topics.name(settings.topics.deadletter)])
@@ -197,12 +202,7 @@ async def test_a_consumer_that_needs_no_events_gets_checked_records_and_the_same
     batch = good_and_bad(wrong_header=("ce_source", b"other-source"))
     await produce(settings.kafka, topic, batch)
     mover = RecordMover(topic)
-    service = ConsumerService(mover, settings)
-    await service.start()
-    try:
-        await wait_until(lambda: service.processed >= len(batch))
-    finally:
-        await service.stop()
+    await run_until_processed(ConsumerService(mover, settings), len(batch))
 
     assert [type(r) for r in mover.handled] == [Checked] * len(BAD_RECORDS)
     good = [v for _, v, _ in batch[0::2]][: len(BAD_RECORDS)]
