@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import subprocess
@@ -167,7 +168,7 @@ async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_st
             encode_event("lkbus.session.ended", {"reason": "r", "last_seq": seq}, ctx, seq, time.time())
         )
     await asyncio.sleep(2)  # past send_timeout_s: the batch is stuck, Kafka counts as away
-    await asyncio.wait_for(publisher.stop(), 60)
+    await stop_or_say_where_it_hangs(publisher)
     assert publisher.stats().journal_bytes > 0
     loop_errors = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
     assert not loop_errors, "the Kafka client was closed cleanly"
@@ -178,6 +179,31 @@ async def test_closing_while_a_batch_waits_for_kafka_journals_it_and_the_next_st
             assert time.monotonic() < deadline, f"journal never drained: {second.stats()}"
             await asyncio.sleep(0.2)
     assert await seqs_in_kafka(kafka, topics, "stuck-1") == [1, 2, 3, 4, 5]
+
+
+async def stop_or_say_where_it_hangs(publisher: EventPublisher, timeout: float = 60) -> None:
+    """`publisher.stop()`; a hang detector, not a timing: when it does not return, the test fails
+    with what each task of the publisher's loop was waiting on."""
+    try:
+        await asyncio.wait_for(publisher.stop(), timeout)
+    except TimeoutError:
+        pytest.fail(
+            f"stop() did not return in {timeout:.0f} s; the publisher's tasks:\n{_tasks_on(publisher)}"
+        )
+
+
+def _tasks_on(publisher: EventPublisher) -> str:
+    loop = publisher._loop
+    if loop is None or loop.is_closed():
+        return "(its loop is closed)"
+    out = io.StringIO()
+    try:
+        tasks = list(asyncio.all_tasks(loop))  # read from this thread: only for the report
+    except RuntimeError:
+        return "(its tasks changed while they were read)"
+    for task in tasks:
+        task.print_stack(file=out)
+    return out.getvalue()
 
 
 def stop_broker_once_the_listener_found_its_partitions(
@@ -208,7 +234,7 @@ async def test_stopping_while_the_command_listener_waits_for_kafka_returns(
     await publisher.start()
     assert await asyncio.to_thread(broker_gone.wait, 60)
     # A hang detector, not a timing: the listener would otherwise wait for Kafka forever.
-    await asyncio.wait_for(publisher.stop(), 60)
+    await stop_or_say_where_it_hangs(publisher)
     assert publisher.stats().dropped == 0
 
 
