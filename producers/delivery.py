@@ -341,12 +341,14 @@ class Delivery:
     async def _connect(self) -> None:
         producer = self._make_producer()
         try:
-            await producer.start()
+            # aiokafka asks for a producer id without end when the broker goes away between its
+            # first metadata and that answer; stop() cannot reach this step, only the timeout can.
+            await asyncio.wait_for(producer.start(), self._send_timeout)
             if self._topics:
                 # In one refresh now, rather than one per topic at its first send (refreshes are
                 # paced: see metadata_pacing.py).
                 await asyncio.wait_for(producer.client.set_topics(self._topics), self._send_timeout)
-        except (KafkaError, OSError) as exc:
+        except (KafkaError, OSError, TimeoutError) as exc:
             await _quietly_stop(producer)
             reason = await self._explain(exc) if self._explain is not None else exc.__class__.__name__
             logger.warning("Kafka unreachable (%s); events spill to the journal", reason)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.producer.sender import Sender
 
 from lkbus.broker import LocalBroker
 from lkbus.broker.ephemeral import free_port
@@ -236,6 +237,35 @@ async def test_stopping_while_the_command_listener_waits_for_kafka_returns(
     # A hang detector, not a timing: the listener would otherwise wait for Kafka forever.
     await stop_or_say_where_it_hangs(publisher)
     assert publisher.stats().dropped == 0
+
+
+async def test_stopping_while_the_publisher_waits_for_its_producer_id_returns(
+    own_broker: LocalBroker, tmp_path: Path, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker goes away between the producer's first metadata and its producer id, which
+    aiokafka asks for again and again without end while the broker is away."""
+    kafka, topics = await project_on(own_broker, unique("pid"))
+    ask_for_pid = Sender._maybe_wait_for_pid
+    broker_gone = threading.Event()
+
+    async def broker_goes_away_first(sender: Sender) -> None:
+        if not broker_gone.is_set():
+            await asyncio.to_thread(own_broker.stop)
+            broker_gone.set()
+        await ask_for_pid(sender)
+
+    monkeypatch.setattr(Sender, "_maybe_wait_for_pid", broker_goes_away_first)
+    settings = PublisherSettings(
+        journal_dir=tmp_path / "journal", send_timeout_s=2, flush_timeout_s=2, commands=False
+    )
+    publisher = EventPublisher(kafka, topics, settings)
+    await publisher.start()
+    assert await asyncio.to_thread(broker_gone.wait, 60)
+    ctx = SessionContext(session_id="pid-1", agent_name="agent", source="test")
+    publisher.publish(encode_event("lkbus.session.started", {"agent_name": "agent"}, ctx, 1, time.time()))
+    await stop_or_say_where_it_hangs(publisher)
+    stats = publisher.stats()
+    assert (stats.dropped, stats.spilled, stats.kafka_available) == (0, 1, False)
 
 
 async def test_the_command_listener_gives_up_waiting_for_kafka_and_starts_again(
