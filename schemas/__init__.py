@@ -3,6 +3,7 @@
 from schemas.asyncapi import DEFAULT_TOPICS, asyncapi_document
 from schemas.codec import (
     check_record,
+    current_events,
     decode,
     encode_command,
     encode_event,
@@ -73,6 +74,7 @@ __all__ = [
     "check_committed_schemas",
     "check_compatibility",
     "check_record",
+    "current_events",
     "decode",
     "encode_command",
     "encode_event",

@@ -13,6 +13,7 @@ import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import orjson
@@ -540,6 +541,17 @@ def is_current_event(
     (replay to JSON Lines) use this to skip building events they would not look at.
     """
     return bool(headers) and check_fast(value, headers, registry)  # type: ignore[arg-type]
+
+
+def current_events(
+    values: Sequence[bytes | None],
+    headers: Sequence[Sequence[tuple[str, bytes]] | None],
+    *,
+    registry: Registry = REGISTRY,
+) -> list[bool]:
+    """``is_current_event`` of each record (``values[i]``, ``headers[i]``), in one call: for
+    readers that pass whole batches on."""
+    return list(map(check_fast, values, headers, repeat(registry)))  # type: ignore[arg-type]
 
 
 def check_record(

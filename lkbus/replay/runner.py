@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -22,11 +23,13 @@ from lkbus.replay.position import AtTime, Beginning, End, Position
 from lkbus.replay.sinks import Item, JsonLinesSink, RepublishSink, Sink, TimelineSink
 from lkbus.replay.source import ReadRequest, RecordSource, SourceRecord
 from lkbus.settings import Settings
-from schemas import DecodeError, decode, is_current_event
+from schemas import DecodeError, current_events, decode
 
 Format = Literal["timeline", "jsonl"]
 CHUNK = 256
 """Records decoded and written together."""
+_value = attrgetter("value")
+_headers = attrgetter("headers")
 ProgressCallback = Callable[[int, int | None], None]
 """Called with (records read, records to read or None when following) after each batch."""
 
@@ -176,14 +179,22 @@ async def _pump(
 
     async def emit(items: list[Item]) -> bool:
         """Write items (no more than --count allows); False when the replay is over."""
-        nonlocal remaining
         if remaining is not None:
             items = items[:remaining]
-        written = await sink.write(items) if items else 0
+        return done(await sink.write(items) if items else 0, len(items))
+
+    async def emit_checked(records: Sequence[SourceRecord]) -> bool:
+        """`emit` for records that are all current events, passed on as they are."""
+        if remaining is not None:
+            records = records[:remaining]
+        return done(await sink.write_checked(records), len(records))
+
+    def done(written: int, given: int) -> bool:
+        nonlocal remaining
         stats.shown += written
         if remaining is not None:
             remaining -= written
-        return written == len(items) and (remaining is None or remaining > 0) and not stop.is_set()
+        return written == given and (remaining is None or remaining > 0) and not stop.is_set()
 
     skipped = 0
     async with aclosing(source.batches(stop)) as batches:
@@ -195,10 +206,19 @@ async def _pump(
             for first in range(0, len(batch), CHUNK):
                 chunk = batch[first : first + CHUNK]
                 stats.read += len(chunk)
+                current = (
+                    current_events(list(map(_value, chunk)), list(map(_headers, chunk)))
+                    if check_only
+                    else None
+                )
+                if current is not None and all(current):  # the common case, without a loop here
+                    if not await emit_checked(chunk):
+                        return
+                    continue
                 items: list[Item] = []
-                for record in chunk:
+                for i, record in enumerate(chunk):
                     value = record.value
-                    if check_only and value is not None and is_current_event(value, record.headers):
+                    if current is not None and current[i]:
                         items.append((record, None))
                         continue
                     error: Exception | None = None

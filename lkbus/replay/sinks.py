@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Protocol, TextIO
+from operator import attrgetter
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
@@ -18,6 +20,8 @@ from lkbus.replay.source import SourceRecord
 from lkbus.replay.timeline import TimelineRenderer, undecodable_line
 from lkbus.settings import KafkaSettings
 from schemas import SCHEMA_VERSION_HEADER, Event, decode
+
+_value = attrgetter("value")
 
 Item = tuple[SourceRecord, Event | None]
 """A record and its event; None only for sinks that declare `takes_checked` (see there)."""
@@ -32,6 +36,11 @@ class Sink(Protocol):
 
     async def write(self, items: Sequence[Item]) -> int:
         """Write or send the items; returns how many (fewer when told to stop)."""
+        ...
+
+    async def write_checked(self, records: Sequence[SourceRecord]) -> int:
+        """`write` for records that are all current-version events (`schemas.current_events`),
+        passed on as they are; returns how many."""
         ...
 
     def undecodable(self, record: SourceRecord, reason: str) -> None: ...
@@ -58,6 +67,9 @@ class TimelineSink:
             self._out.flush()
         return len(items)
 
+    async def write_checked(self, records: Sequence[SourceRecord]) -> int:
+        return await self.write([(r, decode(r.value or b"", r.headers)) for r in records])
+
     def undecodable(self, record: SourceRecord, reason: str) -> None:
         self._out.write(undecodable_line(record.topic, record.partition, record.offset, reason) + "\n")
 
@@ -70,6 +82,7 @@ class JsonLinesSink:
 
     A record written at the current schema version is validated and then written as the
     producer wrote it (same JSON, no re-serialisation); older versions are written upcast.
+    Lines are UTF-8; when `out` is a file (stdout), they go to its bytes as they are.
     """
 
     takes_checked = True
@@ -77,16 +90,36 @@ class JsonLinesSink:
     def __init__(self, out: TextIO, err: TextIO) -> None:
         self._out = out
         self._err = err
+        self._bytes: BinaryIO | None = out.buffer if isinstance(out, io.TextIOWrapper) else None
+        out.flush()  # what was written before goes first
 
     async def write(self, items: Sequence[Item]) -> int:
         if items:
-            self._out.write("\n".join([_json_line(record, event) for record, event in items]) + "\n")
+            self._write("\n".join([_json_line(record, event) for record, event in items]).encode() + b"\n")
         return len(items)
+
+    async def write_checked(self, records: Sequence[SourceRecord]) -> int:
+        if not records:
+            return 0
+        values: list[bytes] = list(map(_value, records))
+        lines = b"\n".join(values)
+        if lines.count(b"\n") != len(values) - 1:  # a value on several lines: one line each
+            return await self.write([(r, None) for r in records])
+        self._write(lines + b"\n")
+        return len(values)
+
+    def _write(self, lines: bytes) -> None:
+        if self._bytes is not None:
+            self._bytes.write(lines)
+        else:
+            self._out.write(lines.decode())
 
     def undecodable(self, record: SourceRecord, reason: str) -> None:
         self._err.write(undecodable_line(record.topic, record.partition, record.offset, reason) + "\n")
 
     async def close(self) -> None:
+        if self._bytes is not None:
+            self._bytes.flush()
         self._out.flush()
 
 
@@ -156,11 +189,14 @@ class RepublishSink:
         self._producer = producer
 
     async def write(self, items: Sequence[Item]) -> int:
+        return await self.write_checked([record for record, _ in items])
+
+    async def write_checked(self, records: Sequence[SourceRecord]) -> int:
         producer = self._producer
         if producer is None:
             raise RuntimeError("call start() before write()")
         sent = 0
-        for record, _ in items:
+        for record in records:
             if self._speed is not None and not await self._pace(record.timestamp):
                 break
             try:

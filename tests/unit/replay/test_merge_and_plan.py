@@ -79,17 +79,34 @@ def test_following_does_not_wait_for_caught_up_partitions() -> None:
     assert not merger.finished
 
 
-def test_ties_on_the_millisecond_use_the_ce_time_microseconds() -> None:
-    early = rec(A, 0, 1000, (("ce_time", b"1970-01-01T00:00:01.000100Z"),))
-    late = rec(B, 0, 1000, (("ce_time", b"1970-01-01T00:00:01.000900Z"),))
+def test_across_topics_ties_on_the_millisecond_use_the_ce_time_microseconds() -> None:
+    session, users = ("session", 0), ("user_state", 0)
+    early = rec(users, 0, 1000, (("ce_time", b"1970-01-01T00:00:01.000100Z"),))
+    late = rec(session, 0, 1000, (("ce_time", b"1970-01-01T00:00:01.000900Z"),))
     assert order_key(early) == 1_000_100
     assert order_key(late) == 1_000_900
     assert order_key(rec(A, 0, 1000, (("ce_time", b"garbage"),))) == 1_000_000
     assert order_key(rec(A, 0, 1000, (("ce_time", b"1970-01-01T00:00:01.500100Z"),))) == 1_000_000
-    merger = TimestampMerger({A: (0, 1), B: (0, 1)}, bounded=True)
-    merger.add(B, [late])
-    merger.add(A, [early])
-    assert ids(merger.pop_ready()) == [(0, 0), (1, 0)]
+    merger = TimestampMerger({session: (0, 1), users: (0, 1)}, bounded=True)
+    merger.add(session, [late])
+    merger.add(users, [early])
+    assert [r.topic for r in merger.pop_ready()] == ["user_state", "session"]
+
+
+def test_merge_releases_in_timestamp_order_across_many_batches() -> None:
+    parts = [("t", p) for p in range(4)]
+    stamps = {tp: sorted((tp[1] * 7 + 13 * i) % 50 for i in range(30)) for tp in parts}
+    merger = TimestampMerger(dict.fromkeys(parts, (0, 30)), bounded=True)
+    out: list[SourceRecord] = []
+    for first in range(0, 30, 4):
+        for tp in reversed(parts):
+            merger.add(tp, [rec(tp, o, stamps[tp][o]) for o in range(first, min(first + 4, 30))])
+        out.extend(merger.pop_ready())
+    assert merger.finished
+    assert sorted(ids(out)) == sorted((tp[1], o) for tp in parts for o in range(30)), "each record once"
+    assert [r.timestamp for r in out] == sorted(r.timestamp for r in out)
+    for tp in parts:
+        assert [r.offset for r in out if r.partition == tp[1]] == list(range(30))
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -18,6 +19,7 @@ from lkbus.replay import (
     FromEnd,
     MemoryRecordSource,
     Offset,
+    Record,
     ReplayOptions,
     SessionsOptions,
     replay,
@@ -25,7 +27,7 @@ from lkbus.replay import (
 )
 from lkbus.replay.exceptions import ReplayOptionError
 from lkbus.settings import Settings
-from schemas import EncodedRecord, decode
+from schemas import EncodedRecord, decode, encode_event
 from tests.unit.replay.recording import T0, TOPICS, Recording, conversation, ctx
 from tests.unit.replay.test_position import NOW
 
@@ -152,6 +154,28 @@ async def test_json_lines_pass_current_events_on_as_they_were_written(recording:
     assert stats.shown == len(lines) == len(values) + 1
     assert sorted(line.encode() for line in lines[:-1]) == sorted(v for v in values if v is not None)
     assert lines[-1] == decode(first.value, first.headers).model_dump_json()
+
+
+async def test_json_lines_to_a_file_are_utf8_after_what_it_held(recording: Recording, tmp_path: Path) -> None:
+    topic, partition = next(iter(recording.full()))
+    log = recording.by_partition[topic, partition]
+    said = encode_event(
+        "livekit.agent.user_input_transcribed",
+        {"transcript": "un café, s'il vous plaît", "is_final": True},
+        ctx("s-utf8"),
+        1,
+        T0 + 99,
+    )
+    log.append(Record(topic, partition, len(log), int(said.time * 1000), said.key, said.value, said.headers))
+    path = tmp_path / "out.jsonl"
+    with path.open("w", encoding="ascii") as out:  # a text file that could not hold the event
+        out.write("first\n")
+        stats = await replay(SETTINGS, ReplayOptions(format="jsonl"), out, source=source(recording))
+    lines = path.read_bytes().split(b"\n")
+    assert lines[0] == b"first"
+    assert lines[-1] == b"", "every line ends"
+    assert lines[-2] == said.value
+    assert len(lines) == stats.shown + 2 == 45 + 2
 
 
 async def test_garbage_records_are_reported_not_fatal(recording: Recording) -> None:

@@ -26,6 +26,7 @@ from schemas import (
     SessionContext,
     TopicFamily,
     check_record,
+    current_events,
     decode,
     encode_command,
     encode_event,
@@ -403,17 +404,25 @@ def test_every_type_takes_the_fast_path_to_the_reference_event(
 
 
 def test_is_current_event_says_yes_only_for_a_current_valid_record() -> None:
-    assert is_current_event(GOOD.value, GOOD.headers)
-    assert not is_current_event(GOOD.value, None), "without headers: decode to know"
-    assert not is_current_event(GOOD.value, _headers(ce_source=b"other"))
-    assert not is_current_event(b"not json", GOOD.headers)
-    body = orjson.loads(GOOD.value)
-    body["time"] = "x"
-    assert not is_current_event(orjson.dumps(body), GOOD.headers)
-    body = orjson.loads(GOOD.value)
-    body["schema_version"] = "0.9"
-    older = [(k, b"0.9" if k == "ce_schemaversion" else v) for k, v in GOOD.headers]
-    assert not is_current_event(orjson.dumps(body), older)
+    bad_time = orjson.loads(GOOD.value)
+    bad_time["time"] = "x"
+    older = orjson.loads(GOOD.value)
+    older["schema_version"] = "0.9"
+    older_headers = [(k, b"0.9" if k == "ce_schemaversion" else v) for k, v in GOOD.headers]
+    records: list[tuple[bytes | None, Any]] = [
+        (GOOD.value, GOOD.headers),
+        (GOOD.value, None),
+        (GOOD.value, ()),
+        (None, GOOD.headers),
+        (GOOD.value, _headers(ce_source=b"other")),
+        (b"not json", GOOD.headers),
+        (orjson.dumps(bad_time), GOOD.headers),
+        (orjson.dumps(older), older_headers),
+    ]
+    answers = [is_current_event(v, h) for v, h in records]  # type: ignore[arg-type]
+    assert answers == [True] + [False] * 7, "without headers or value, or invalid, or older: decode"
+    values, headers = zip(*records, strict=True)
+    assert current_events(values, headers) == answers
 
 
 def test_fast_decoders_can_be_built_ahead_of_the_first_record() -> None:
