@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import time as _time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -544,13 +544,13 @@ def is_current_event(
 
 
 def current_events(
-    values: Sequence[bytes | None],
-    headers: Sequence[Sequence[tuple[str, bytes]] | None],
+    values: Iterable[bytes | None],
+    headers: Iterable[Sequence[tuple[str, bytes]] | None],
     *,
     registry: Registry = REGISTRY,
 ) -> list[bool]:
-    """``is_current_event`` of each record (``values[i]``, ``headers[i]``), in one call: for
-    readers that pass whole batches on."""
+    """``is_current_event`` of each record (the i-th value with the i-th headers), in one call:
+    for readers that pass whole batches on."""
     return list(map(check_fast, values, headers, repeat(registry)))  # type: ignore[arg-type]
 
 

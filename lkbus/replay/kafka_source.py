@@ -29,6 +29,7 @@ from lkbus.topics import admin_client
 MAX_BUFFERED = 1000
 """Records held per partition before it is paused: what bounds memory on long reads."""
 FETCH_WAIT_MS = 100
+RETRY_BACKOFF_MS = 20
 FETCH_MAX_RECORDS = 1000
 """Records taken from the fetcher at once (the rest waits there, still packed)."""
 
@@ -103,6 +104,9 @@ class KafkaRecordSource:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._fetch_wait_ms,
             request_timeout_ms=15000,
+            # The first offset lookup finds no metadata for the topics and asks again after this
+            # pause (aiokafka's default: 100 ms, most of a short replay's start).
+            retry_backoff_ms=RETRY_BACKOFF_MS,
         )
         try:
             await consumer.start()

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate, repeat
-from operator import attrgetter, mul
+from itertools import accumulate, islice
+from operator import attrgetter, le
 from typing import TYPE_CHECKING
 
 from schemas.envelope import HEADER_TIME
@@ -113,11 +113,11 @@ class TimestampMerger:
             self._limit[tp] = self._next[tp]
         buffer = self._buffers[tp]
         if records:
-            stamps = (
-                map(order_key, records) if self._refine else map(mul, map(_timestamp, records), repeat(1000))
-            )
-            keys = list(accumulate(stamps, max, initial=self._latest[tp]))
-            del keys[0]
+            keys = list(map(order_key if self._refine else _timestamp, records))
+            latest = self._latest[tp]
+            if keys[0] < latest or not all(map(le, keys, islice(keys, 1, None))):
+                keys = list(accumulate(keys, max, initial=latest))  # a timestamp went back
+                del keys[0]
             self._latest[tp] = keys[-1]
             buffer.records.extend(records)
             buffer.keys.extend(keys)

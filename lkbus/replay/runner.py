@@ -206,11 +206,7 @@ async def _pump(
             for first in range(0, len(batch), CHUNK):
                 chunk = batch[first : first + CHUNK]
                 stats.read += len(chunk)
-                current = (
-                    current_events(list(map(_value, chunk)), list(map(_headers, chunk)))
-                    if check_only
-                    else None
-                )
+                current = current_events(map(_value, chunk), map(_headers, chunk)) if check_only else None
                 if current is not None and all(current):  # the common case, without a loop here
                     if not await emit_checked(chunk):
                         return

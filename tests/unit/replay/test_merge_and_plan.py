@@ -39,6 +39,11 @@ def test_merge_keeps_partition_order_even_when_timestamps_go_back() -> None:
     merger.add(A, [rec(A, 0, 10), rec(A, 1, 5), rec(A, 2, 7)])
     merger.add(B, [rec(B, 0, 6)])
     assert ids(merger.pop_ready()) == [(1, 0), (0, 0), (0, 1), (0, 2)], "A's 5 and 7 stay after its 10"
+    merger = TimestampMerger({A: (0, 3), B: (0, 1)}, bounded=True)
+    merger.add(A, [rec(A, 0, 10)])
+    merger.add(A, [rec(A, 1, 5), rec(A, 2, 7)])
+    merger.add(B, [rec(B, 0, 6)])
+    assert ids(merger.pop_ready()) == [(1, 0), (0, 0), (0, 1), (0, 2)], "also when fetched apart"
 
 
 def test_bounded_merge_drops_records_past_the_stop_and_skips_gaps() -> None:
