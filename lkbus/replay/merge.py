@@ -168,15 +168,12 @@ class TimestampMerger:
         bound = min(bounds) if bounds else None
         keys: list[int] = []
         records: list[SourceRecord] = []
-        for buffer in buffers.values():
-            if not buffer.records:
-                continue
+        for tp, buffer in buffers.items():
             cut = len(buffer.keys) if bound is None else bisect_right(buffer.keys, bound)
             if cut:
                 keys.extend(buffer.keys[:cut])
                 records.extend(buffer.records[:cut])
                 del buffer.keys[:cut], buffer.records[:cut]
-        for tp, buffer in buffers.items():
             if not buffer.records and self._pending(tp):
                 self._starving.add(tp)
         if len(records) < 2:
