@@ -58,7 +58,6 @@ from schemas.registry import Registry
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 _SPEC_BYTES = SPEC_VERSION.encode()
 _CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
-_MISSING: Any = object()
 _UNSET = msgspec.UNSET
 _AWARE = TypeAdapter(AwareDatetime).validator
 
@@ -98,6 +97,10 @@ class _Field:
     wire_type: Any
     convert: Convert | None
     check: Convert | None = None
+    nullable: Convert | None = None
+    """For ``X | None``: the conversion of ``X`` (the generated code tests for None inline)."""
+    dispatch: dict[type, Convert] | None = None
+    """For a tagged union: the conversion of each member's Struct (looked up inline)."""
 
     def __post_init__(self) -> None:
         if self.convert is _aware_datetime or self.convert is _json_safe:
@@ -130,7 +133,7 @@ class _Translator:
         if model.model_config.get("extra") not in (None, "ignore"):
             raise UnsupportedModelError(f"{model.__name__}: extra={model.model_config.get('extra')!r}")
         struct_fields: list[tuple[Any, ...]] = []
-        plans: list[tuple[str, Convert | None, Any]] = []
+        plans: list[tuple[str, _Field | None, Any]] = []
         checks: list[tuple[str, Convert]] = []
         tag: str | None = None
         for name, info in model.model_fields.items():
@@ -147,7 +150,7 @@ class _Translator:
                 checks.append((name, field.check))
             if info.is_required():
                 struct_fields.append((name, field.wire_type))
-                plans.append((name, field.convert, _REQUIRED))
+                plans.append((name, field, _REQUIRED))
             else:
                 struct_fields.append((name, field.wire_type | msgspec.UnsetType, _UNSET))
                 default = info.default_factory if info.default_factory is not None else info.default
@@ -157,14 +160,18 @@ class _Translator:
                     # pydantic copies such a default for each instance; the converter shares it
                     raise UnsupportedModelError(f"{model.__name__}.{name}: a mutable default")
                 plans.append(
-                    (name, field.convert, (_FACTORY, default) if info.default_factory else (_VALUE, default))
+                    (name, field, (_FACTORY, default) if info.default_factory else (_VALUE, default))
                 )
         # gc=False: a Struct decoded from JSON holds no reference cycle, so the collector need not track it.
         options: dict[str, Any] = {"kw_only": True, "forbid_unknown_fields": True, "gc": False}
         if tag_field is not None:
             options.update(tag_field=tag_field, tag=tag)
         struct = msgspec.defstruct(f"Wire{model.__name__}", struct_fields, **options)
-        return _Translation(struct, _converter(model, plans, tag), _checker(checks))
+        convert = _converter(model, plans, tag)
+        values = [name for name, _, how in plans if how is not _TAG]
+        if model.model_config.get("frozen") and values and _domain_size(model, values) <= _MAX_INTERNED:
+            convert = _interned(convert, values)
+        return _Translation(struct, convert, _checker(checks))
 
     def _annotation(self, annotation: Any, metadata: Sequence[Any], discriminator: Any) -> _Field:
         if discriminator is not None:
@@ -200,6 +207,9 @@ class _Translator:
             if inner.convert is None:
                 return _Field(wire, None)
             each: Convert = inner.convert
+            if inner.dispatch is not None:
+                members = inner.dispatch
+                return _Field(wire, lambda values: [members[type(v)](v) for v in values], _each(inner.check))
             return _Field(wire, lambda values: [each(v) for v in values], _each(inner.check))
         if origin is dict:
             key, item = typing.get_args(annotation)
@@ -240,7 +250,9 @@ class _Translator:
         if len(fields) == 2 and type(None) in members and len(converting) == 1:
             conv = converting[0]
             check = next(f.check for f in fields if f.convert is not None)
-            return _Field(wire, lambda value: None if value is None else conv(value), _unless_none(check))
+            return _Field(
+                wire, lambda value: None if value is None else conv(value), _unless_none(check), nullable=conv
+            )
         raise UnsupportedModelError(f"union {members!r}")
 
     def _tagged_union(self, annotation: Any, tag_field: str) -> _Field:
@@ -254,7 +266,7 @@ class _Translator:
             by_struct[translation.struct] = translation.convert
             checks[translation.struct] = translation.check
         wire = functools.reduce(operator.or_, list(by_struct))
-        return _Field(wire, lambda value: by_struct[type(value)](value), _by_type(checks))
+        return _Field(wire, lambda value: by_struct[type(value)](value), _by_type(checks), dispatch=by_struct)
 
     def _constrained(self, annotation: Any, metadata: Sequence[Any]) -> _Field:
         bounds: dict[str, Any] = {}
@@ -269,6 +281,54 @@ class _Translator:
             bounds.setdefault("ge", _INT64_MIN)
             bounds["le"] = _INT64_MAX
         return _Field(Annotated[annotation, msgspec.Meta(**bounds)], None)
+
+
+_MAX_INTERNED = 4096
+"""The most instances a model of finitely many values may intern."""
+
+
+def _domain_size(model: type[BaseModel], names: list[str]) -> int:
+    """How many distinct records the model's fields can hold, as decoded (a missing optional field
+    counts as one more value); a field of unbounded values makes it unbounded."""
+    size = 1
+    for name in names:
+        info = model.model_fields[name]
+        size *= _values_of(info.annotation) + (0 if info.is_required() else 1)
+    return size
+
+
+def _values_of(annotation: Any) -> int:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return len(typing.get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return sum(_values_of(member) for member in typing.get_args(annotation))
+    if origin is Annotated:
+        return _values_of(typing.get_args(annotation)[0])  # constraints only narrow
+    if annotation is bool:
+        return 2
+    if annotation is type(None):
+        return 1
+    return _UNBOUNDED
+
+
+_UNBOUNDED = _MAX_INTERNED + 1
+
+
+def _interned(convert: Convert, names: list[str]) -> Convert:
+    """``convert`` for a frozen model of finitely many values (state changes: a few states each):
+    each distinct record is built once and the instance shared, as immutable values can be."""
+    instances: dict[Any, Any] = {}
+    key_of = operator.attrgetter(*names)  # unset fields take part as msgspec's UNSET
+
+    def interned(wire: Any) -> Any:
+        key = key_of(wire)
+        found = instances.get(key)
+        if found is None:
+            found = instances[key] = convert(wire)
+        return found
+
+    return interned
 
 
 def _each(check: Convert | None) -> Convert | None:
@@ -327,6 +387,33 @@ def _single_literal(annotation: Any, where: str) -> str:
     return str(values[0])
 
 
+class _SharedFieldsSet(set[str]):
+    """The fields set of every instance of a frozen model decoded with all its fields: one per
+    model, shared (building a set per instance is a tenth of the decode). Read-only; a copy
+    (``model_copy`` makes one) is a plain set again.
+
+    Pydantic never changes the fields set of a frozen instance, only of its copies.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("the fields set of a decoded event is read-only; copy it to change it")
+
+    add = discard = remove = pop = clear = update = _read_only
+    intersection_update = difference_update = symmetric_difference_update = _read_only
+    __ior__ = __iand__ = __isub__ = __ixor__ = _read_only
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __deepcopy__(self, memo: object) -> set[str]:
+        return set(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (set, (list(self),))
+
+
 _SLOTS = vars(BaseModel)
 _SET_DICT = _SLOTS["__dict__"].__set__
 _SET_FIELDS_SET = _SLOTS["__pydantic_fields_set__"].__set__
@@ -335,13 +422,14 @@ _SET_PRIVATE = _SLOTS["__pydantic_private__"].__set__
 
 
 def _converter(
-    model: type[BaseModel], plans: list[tuple[str, Convert | None, Any]], tag: str | None
+    model: type[BaseModel], plans: list[tuple[str, _Field | None, Any]], tag: str | None
 ) -> Convert:
     """Generate the function that turns a decoded Struct into ``model`` unvalidated.
 
     Generated so that each field costs one attribute read (a loop over the fields would
     cost more than msgspec's whole decode). The fields set is the fields the record
-    holds, as pydantic records it; the common case, every field written, takes one test.
+    holds, as pydantic records it; the common case, every field written, takes one test
+    (and, for a frozen model, shares one read-only set).
     """
     env: dict[str, Any] = {
         "_new": model.__new__,
@@ -354,46 +442,42 @@ def _converter(
     }
     always = {name for name, _, how in plans if how is _REQUIRED or how is _TAG}
     every = {name for name, _, _ in plans}
+    if model.model_config.get("frozen"):
+        env["_every"] = _SharedFieldsSet(every)
+        every_fields = "_every"
+    else:
+        every_fields = f"{every!r}" if every else "set()"
     lines = ["def convert(s):"]
     values: list[str] = []
     optional: list[tuple[str, str, str, str | None]] = []
-    for index, (name, conv, how) in enumerate(plans):
-        if conv is not None:
-            # The validator itself rather than its wrapper: one call less per timestamp.
-            env[f"c{index}"] = _AWARE.validate_python if conv is _aware_datetime else conv
+    for index, (name, field, how) in enumerate(plans):
         if how is _TAG:
             values.append(f"{name!r}: {tag!r}")
         elif how is _REQUIRED:
-            values.append(f"{name!r}: c{index}(s.{name})" if conv is not None else f"{name!r}: s.{name}")
+            values.append(f"{name!r}: {_conversion(field, f'c{index}', f's.{name}', env) or f's.{name}'}")
         else:
             kind, default = how
             env[f"d{index}"] = default
             local = f"v{index}"
             lines.append(f"    {local} = s.{name}")
-            optional.append(
-                (
-                    name,
-                    local,
-                    f"d{index}()" if kind == _FACTORY else f"d{index}",
-                    f"c{index}" if conv else None,
-                )
-            )
+            fallback = f"d{index}()" if kind == _FACTORY else f"d{index}"
+            optional.append((name, local, fallback, _conversion(field, f"c{index}", local, env)))
             values.append(f"{name!r}: {local}")
     if optional:
         lines.append(f"    if {' or '.join(f'{local} is _UNSET' for _, local, _, _ in optional)}:")
         lines.append(f"        fs = {always!r}" if always else "        fs = set()")
-        for name, local, fallback, conv_name in optional:
+        for name, local, fallback, converted in optional:
             lines += [f"        if {local} is _UNSET:", f"            {local} = {fallback}", "        else:"]
             lines.append(f"            fs.add({name!r})")
-            if conv_name:
-                lines.append(f"            {local} = {conv_name}({local})")
+            if converted:
+                lines.append(f"            {local} = {converted}")
         lines.append("    else:")
-        lines.append(f"        fs = {every!r}")
-        for _, local, _, conv_name in optional:
-            if conv_name:
-                lines.append(f"        {local} = {conv_name}({local})")
+        lines.append(f"        fs = {every_fields}")
+        for _, local, _, converted in optional:
+            if converted:
+                lines.append(f"        {local} = {converted}")
     else:
-        lines.append(f"    fs = {every!r}" if every else "    fs = set()")
+        lines.append(f"    fs = {every_fields}")
     lines += [
         "    m = _new(_cls)",
         f"    _set_dict(m, {{{', '.join(values)}}})",
@@ -405,6 +489,22 @@ def _converter(
     exec("\n".join(lines), env)  # code generated from the model's own field names
     convert: Convert = env["convert"]
     return convert
+
+
+def _conversion(field: _Field | None, name: str, value: str, env: dict[str, Any]) -> str | None:
+    """The expression converting ``value`` (None: it is used as is); what it calls goes in ``env``
+    as ``name``. Unions with None and tagged unions are resolved inline: one call less each."""
+    if field is None or field.convert is None:
+        return None
+    if field.dispatch is not None:
+        env[name] = field.dispatch
+        return f"{name}[type({value})]({value})"
+    convert = field.convert if field.nullable is None else field.nullable
+    # The validator itself rather than its wrapper: one call less per timestamp.
+    env[name] = _AWARE.validate_python if convert is _aware_datetime else convert
+    if field.nullable is None:
+        return f"{name}({value})"
+    return f"(None if {value} is None else {name}({value}))"
 
 
 _TRANSLATOR = _Translator()
@@ -476,15 +576,33 @@ _ORDER = (
 """The headers ``encode_*`` writes, in its order: the case checked without a dict."""
 
 
+class _Absent:
+    """An optional header the record does not carry: it agrees with whatever the body says."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+
+_ABSENT: Any = _Absent()
+
+
 def _by_name(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> tuple[Any, ...] | None:
-    """The seven header values in ``_ORDER`` (``_MISSING`` when absent), or None to bail."""
+    """The seven header values in ``_ORDER`` (``_ABSENT`` when absent), or None to bail (a name
+    given twice; no type or schema version header)."""
     by_name = dict(headers)
-    if len(by_name) != len(headers):
+    if len(by_name) != len(headers) or HEADER_TYPE not in by_name or SCHEMA_VERSION_HEADER not in by_name:
         return None
-    return tuple(by_name.get(name, _MISSING) for name in _ORDER)
+    return tuple(by_name.get(name, _ABSENT) for name in _ORDER)
 
 
-def _read_fast(
+def read_fast(
     value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry
 ) -> tuple[FastDecoder, Any] | None:
     """The decoded (unconverted) record when the fast path takes it and its headers agree."""
@@ -523,22 +641,20 @@ def _read_fast(
         wire = decoder.decoder.decode(value)
     except (msgspec.ValidationError, msgspec.DecodeError, TypeError):
         return None
-    if time_raw is not _MISSING and time_raw != wire.time.encode():
-        return None  # the reference path also accepts the same instant written otherwise
-    if id_raw is not _MISSING and id_raw != wire.id.encode():
-        return None
-    if source_raw is not _MISSING and source_raw != wire.source.encode():
-        return None
-    if spec_raw is not _MISSING and spec_raw != _SPEC_BYTES:
-        return None
-    if ctype_raw is not _MISSING and ctype_raw != _CONTENT_TYPE_BYTES:
+    if (
+        time_raw != wire.time.encode()  # the reference path also accepts the same instant written otherwise
+        or id_raw != wire.id.encode()
+        or source_raw != wire.source.encode()
+        or spec_raw != _SPEC_BYTES
+        or ctype_raw != _CONTENT_TYPE_BYTES
+    ):
         return None
     return decoder, wire
 
 
 def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry) -> Event | None:
     """The event ``codec.decode`` would return for this record, or None to let it decide."""
-    read = _read_fast(value, headers, registry)
+    read = read_fast(value, headers, registry)
     if read is None:
         return None
     try:
@@ -553,7 +669,7 @@ def check_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Regis
 
     The same reading as ``decode_fast`` without building the models.
     """
-    read = _read_fast(value, headers, registry)
+    read = read_fast(value, headers, registry)
     if read is None:
         return False
     decoder, wire = read

@@ -8,6 +8,7 @@ or fails with the same reason and path.
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from typing import Any
@@ -34,6 +35,7 @@ from schemas import (
     is_current_event,
 )
 from schemas.fast_decode import check_fast, decode_fast, prepare_fast_decoders
+from schemas.payloads.agent_v1 import UserStateChangedV1
 from schemas.registry import Registry
 from tests.unit.schemas import sdk_samples
 
@@ -216,6 +218,8 @@ def _headers(**changes: Any) -> list[tuple[str, Any]]:
         [*GOOD.headers, ("ce_id", dict(GOOD.headers)["ce_id"])],
         [(k, v) for k, v in GOOD.headers if k != "ce_time"],
         [(k, v) for k, v in GOOD.headers if k != "ce_type"],
+        [(k, v) for k, v in GOOD.headers if k != "ce_schemaversion"],
+        list(reversed([(k, v) for k, v in GOOD.headers if k != "ce_schemaversion"])),
         [(k, v) for k, v in GOOD.headers if k not in {"ce_id", "ce_source", "content-type"}],
         _headers(ce_id=bytearray(dict(GOOD.headers)["ce_id"])),
         _headers(ce_id=None),
@@ -271,6 +275,42 @@ def test_fast_path_takes_the_common_record() -> None:
     assert event is not None
     assert event == decode(GOOD.value, None)
     assert event.model_fields_set == decode(GOOD.value, None).model_fields_set
+
+
+def test_a_decoded_events_fields_set_is_read_only_and_its_copies_are_plain_sets() -> None:
+    event = decode(GOOD.value, GOOD.headers)
+    with pytest.raises(TypeError, match="read-only"):
+        event.model_fields_set.add("extra")
+    copied = event.model_copy(update={"seq": 9})
+    assert copied.seq == 9
+    assert type(copied.model_fields_set) is set
+    copied.model_fields_set.add("extra")
+    assert "extra" not in event.model_fields_set
+    assert "extra" not in decode(GOOD.value, GOOD.headers).model_fields_set
+    assert copy.deepcopy(event) == event
+    assert type(copy.deepcopy(event).model_fields_set) is set
+
+
+STATE = "livekit.agent.user_state_changed"
+
+
+def test_a_state_change_payload_is_built_once_per_pair_of_states() -> None:
+    away = [_record_with(STATE, {"old_state": "listening", "new_state": "away"}) for _ in range(2)]
+    back = _record_with(STATE, {"old_state": "away", "new_state": "speaking"})
+    first, second = (decode(r.value, r.headers) for r in away)
+    other = decode(back.value, back.headers)
+    assert first.id != second.id
+    assert first.data is second.data  # frozen, so one instance serves every such record
+    assert first.data == decode(away[0].value, None).data
+    assert other.data is not first.data
+    assert isinstance(first.data, UserStateChangedV1)
+    assert isinstance(other.data, UserStateChangedV1)
+    assert (other.data.old_state, other.data.new_state) == ("away", "speaking")
+    with pytest.raises(TypeError, match="read-only"):
+        first.data.model_fields_set.discard("new_state")
+    changed = first.data.model_copy(update={"new_state": "speaking"})
+    assert (first.data.new_state, changed.new_state) == ("away", "speaking")
+    assert decode(away[1].value, away[1].headers).data == first.data
 
 
 @settings(max_examples=300, deadline=None)
