@@ -134,7 +134,7 @@ class _Translator:
             raise UnsupportedModelError(f"{model.__name__}: extra={model.model_config.get('extra')!r}")
         struct_fields: list[tuple[Any, ...]] = []
         plans: list[tuple[str, _Field | None, Any]] = []
-        checks: list[tuple[str, Convert]] = []
+        checks: list[tuple[str, Convert, bool]] = []
         tag: str | None = None
         for name, info in model.model_fields.items():
             if info.alias is not None or info.validation_alias is not None:
@@ -147,7 +147,7 @@ class _Translator:
                 continue
             field = self._annotation(info.annotation, info.metadata, info.discriminator)
             if field.check is not None:
-                checks.append((name, field.check))
+                checks.append((name, field.check, info.is_required()))
             if info.is_required():
                 struct_fields.append((name, field.wire_type))
                 plans.append((name, field, _REQUIRED))
@@ -359,17 +359,25 @@ def _no_check(value: Any) -> None:
     return None
 
 
-def _checker(checks: list[tuple[str, Convert]]) -> Convert | None:
-    """What a model's fields need checked beyond msgspec (None: nothing), without converting."""
+def _checker(checks: list[tuple[str, Convert, bool]]) -> Convert | None:
+    """What a model's fields need checked beyond msgspec (None: nothing), without converting:
+    (name, check, required) of each such field. Generated, as the converter is."""
     if not checks:
         return None
-
-    def check(wire: Any) -> None:
-        for name, check_field in checks:
-            value = getattr(wire, name)
-            if value is not _UNSET:
-                check_field(value)
-
+    env: dict[str, Any] = {"_UNSET": _UNSET}
+    lines = ["def check(s):"]
+    for index, (name, check_field, required) in enumerate(checks):
+        env[f"k{index}"] = _AWARE.validate_python if check_field is _aware_datetime else check_field
+        if required:
+            lines.append(f"    k{index}(s.{name})")
+        else:
+            lines += [
+                f"    v{index} = s.{name}",
+                f"    if v{index} is not _UNSET:",
+                f"        k{index}(v{index})",
+            ]
+    exec("\n".join(lines), env)  # code generated from the model's own field names
+    check: Convert = env["check"]
     return check
 
 
