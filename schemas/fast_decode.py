@@ -326,6 +326,8 @@ def _interned(convert: Convert, names: list[str]) -> Convert:
         found = instances.get(key)
         if found is None:
             found = instances[key] = convert(wire)
+            if type(found.__pydantic_fields_set__) is not _SharedFieldsSet:  # some fields unset
+                _SET_FIELDS_SET(found, _SharedFieldsSet(found.__pydantic_fields_set__))
         return found
 
     return interned

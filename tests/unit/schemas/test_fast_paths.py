@@ -501,3 +501,32 @@ def test_models_the_fast_path_cannot_mirror_exactly_are_left_to_pydantic() -> No
         with pytest.raises(UnsupportedModelError):
             _Translator().model(model)
     assert _Translator().model(Either).struct is not None, "a union of plain values is read as is"
+
+
+def test_a_model_of_few_values_shares_one_instance_per_value_as_pydantic_builds_it() -> None:
+    import msgspec
+    from pydantic import BaseModel as Model
+    from pydantic import ConfigDict
+
+    from schemas.fast_decode import _Translator
+
+    class Switch(Model):
+        model_config = ConfigDict(frozen=True)
+        on: bool
+        mode: typing.Literal["auto", "manual"] | None = None
+
+    translation = _Translator().model(Switch)
+
+    def fast(raw: bytes) -> Any:
+        return translation.convert(msgspec.json.decode(raw, type=translation.struct))
+
+    for raw in (b'{"on": true}', b'{"on": true, "mode": "auto"}', b'{"on": false, "mode": null}'):
+        first, second = fast(raw), fast(raw)
+        reference = Switch.model_validate_json(raw)
+        assert first is second
+        assert first == reference
+        assert first.model_fields_set == reference.model_fields_set
+        with pytest.raises(TypeError, match="read-only"):
+            first.model_fields_set.add("mode")  # shared, so never changed in place
+    assert fast(b'{"on": true}') is not fast(b'{"on": true, "mode": null}'), "a field set to its default"
+    assert fast(b'{"on": true}').model_fields_set == {"on"}
