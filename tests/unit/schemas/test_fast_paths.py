@@ -9,6 +9,7 @@ or fails with the same reason and path.
 from __future__ import annotations
 
 import copy
+import pickle
 import types
 import typing
 from typing import Any
@@ -311,6 +312,9 @@ def test_a_state_change_payload_is_built_once_per_pair_of_states() -> None:
     changed = first.data.model_copy(update={"new_state": "speaking"})
     assert (first.data.new_state, changed.new_state) == ("away", "speaking")
     assert decode(away[1].value, away[1].headers).data == first.data
+    unpickled = pickle.loads(pickle.dumps(first.data))
+    assert unpickled == first.data
+    assert type(unpickled.model_fields_set) is set
 
 
 @settings(max_examples=300, deadline=None)
