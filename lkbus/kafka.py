@@ -45,6 +45,12 @@ class KafkaAuthorizationError(LkbusError):
     """The brokers refused an operation for want of an ACL."""
 
 
+LOOKUP_RETRY_BACKOFF_MS = 20
+"""`retry_backoff_ms` for consumers that look offsets up as soon as they start (replay, counts):
+the first lookup finds no metadata for its topics and asks again after this pause (aiokafka's
+default, 100 ms, is most of a short read's start)."""
+
+
 def client_options(kafka: KafkaSettings) -> dict[str, Any]:
     """Connection and security options accepted by every aiokafka client."""
     redact_client_logs()

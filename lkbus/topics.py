@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 
 from lkbus.errors import TopicError
 from lkbus.kafka import (
+    LOOKUP_RETRY_BACKOFF_MS,
     KafkaAuthorizationError,
     client_options,
     connection_problem,
@@ -183,7 +184,9 @@ async def topic_record_count(kafka: KafkaSettings, names: list[str]) -> int:
     partitions = [
         TopicPartition(t.name, p) for t in await describe_topics(kafka, names) for p in range(t.partitions)
     ]
-    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(kafka), enable_auto_commit=False, retry_backoff_ms=LOOKUP_RETRY_BACKOFF_MS
+    )
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from lkbus.errors import KafkaUnavailableError, TopicError
-from lkbus.kafka import client_options
+from lkbus.kafka import LOOKUP_RETRY_BACKOFF_MS, client_options
 from lkbus.replay.merge import Keep, TimestampMerger
 from lkbus.replay.position import AtTime, Position
 from lkbus.replay.source import (
@@ -29,7 +29,6 @@ from lkbus.topics import admin_client
 MAX_BUFFERED = 1000
 """Records held per partition before it is paused: what bounds memory on long reads."""
 FETCH_WAIT_MS = 100
-RETRY_BACKOFF_MS = 20
 FETCH_MAX_RECORDS = 1000
 """Records taken from the fetcher at once (the rest waits there, still packed)."""
 
@@ -104,9 +103,7 @@ class KafkaRecordSource:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._fetch_wait_ms,
             request_timeout_ms=15000,
-            # The first offset lookup finds no metadata for the topics and asks again after this
-            # pause (aiokafka's default: 100 ms, most of a short replay's start).
-            retry_backoff_ms=RETRY_BACKOFF_MS,
+            retry_backoff_ms=LOOKUP_RETRY_BACKOFF_MS,
         )
         try:
             await consumer.start()
