@@ -35,7 +35,7 @@ from schemas.envelope import (
     TopicFamily,
 )
 from schemas.exceptions import DecodeError, DecodeReason, EncodeError, UnsupportedEvent
-from schemas.fast_decode import check_fast, read_fast
+from schemas.fast_decode import check_fast, decode_fast
 from schemas.ids import uuid7, uuid7_bytes
 from schemas.payloads.commands_v1 import COMMANDS, CommandV1
 from schemas.registry import REGISTRY, Registry
@@ -480,13 +480,9 @@ def decode(
     ``DecodeError`` whose ``reason`` and message say what is wrong and where.
     """
     if headers:
-        read = read_fast(value, headers, registry)  # decode_fast, inlined: one call less per record
-        if read is not None:
-            try:
-                fast: Event = read[0].convert(read[1])
-                return fast
-            except (ValidationError, ValueError):
-                pass
+        fast = decode_fast(value, headers, registry)
+        if fast is not None:
+            return fast
     try:
         body = orjson.loads(value)
     except (orjson.JSONDecodeError, TypeError) as exc:

@@ -612,7 +612,7 @@ def _by_name(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -
     return tuple(by_name.get(name, _ABSENT) for name in _ORDER)
 
 
-def read_fast(
+def _read_fast(
     value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry
 ) -> tuple[FastDecoder, Any] | None:
     """The decoded (unconverted) record when the fast path takes it and its headers agree."""
@@ -664,7 +664,7 @@ def read_fast(
 
 def decode_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Registry) -> Event | None:
     """The event ``codec.decode`` would return for this record, or None to let it decide."""
-    read = read_fast(value, headers, registry)
+    read = _read_fast(value, headers, registry)
     if read is None:
         return None
     try:
@@ -679,7 +679,7 @@ def check_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Regis
 
     The same reading as ``decode_fast`` without building the models.
     """
-    read = read_fast(value, headers, registry)
+    read = _read_fast(value, headers, registry)
     if read is None:
         return False
     decoder, wire = read
