@@ -27,10 +27,9 @@ from lkbus.settings import KafkaSettings
 from lkbus.topics import admin_client
 
 MAX_BUFFERED = 1000
-"""Records held per partition before it is paused: what bounds memory on long reads."""
+"""Records held per partition before it is paused: with the one fetch response a partition can
+add past it (``max_partition_fetch_bytes``), what bounds memory on long reads."""
 FETCH_WAIT_MS = 100
-FETCH_MAX_RECORDS = 1000
-"""Records taken from the fetcher at once (the rest waits there, still packed)."""
 
 
 class KafkaRecordSource:
@@ -161,9 +160,9 @@ class KafkaRecordSource:
         paused: set[Any] = set()
         while not stop.is_set() and not merger.finished:
             try:
-                fetched: dict[Any, list[Any]] = await consumer.getmany(
-                    timeout_ms=self._fetch_wait_ms, max_records=FETCH_MAX_RECORDS
-                )
+                # Everything fetched, not a part: aiokafka drops what is left of a partition's
+                # fetch response when the partition is paused, and fetches it again on resume.
+                fetched: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=self._fetch_wait_ms)
             except KafkaError as exc:
                 raise KafkaUnavailableError(
                     f"reading from Kafka at {self._kafka.bootstrap_servers} failed "

@@ -36,11 +36,13 @@ from lkbus.replay import (
     ReplayOptions,
     SessionsOptions,
     TimelineRenderer,
+    kafka_source,
     parse_position,
     replay,
     sessions,
 )
 from lkbus.replay.cli import app
+from lkbus.replay.merge import TimestampMerger
 from lkbus.settings import KafkaSettings, PublisherSettings, Settings, TopicSettings
 from lkbus.sim import canonical_conversation, simulated_session
 from lkbus.topic_reader import read_topics
@@ -368,3 +370,57 @@ def test_cli_end_to_end(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
         assert len(errors) == 1, result.output
         assert errors[0].startswith("error: ")
         assert message in errors[0]
+
+
+async def test_a_partition_held_back_by_the_merge_is_paused_not_read_whole(
+    kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event of partition 0 comes after every event of partition 1, so the merge holds
+    partition 0 back until partition 1 is read: it is paused with a bounded buffer, not read
+    whole into memory, and the output is still in time order."""
+    monkeypatch.setattr(kafka_source, "MAX_BUFFERED", 100)
+    topic = f"test.replay.held.{uuid.uuid4().hex[:8]}"
+    await create_topics(kafka, [TopicSpec(topic, 2, 1)])
+    per_partition = 6000
+    base = time.time() - 3600
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all", linger_ms=5)
+    smallest = None
+    await producer.start()
+    try:
+        for partition, offset_s in ((0, 1800.0), (1, 0.0)):
+            for i in range(per_partition):
+                at = base + offset_s + i * 0.001
+                record = conversation(ctx(f"held-{partition}-{i % 50}"), at)[0]
+                size = len(record.key) + len(record.value) + sum(len(k) + len(v) for k, v in record.headers)
+                smallest = size if smallest is None else min(smallest, size)
+                await producer.send(
+                    topic,
+                    record.value,
+                    key=record.key,
+                    headers=record.headers,
+                    partition=partition,
+                    timestamp_ms=int(at * 1000),
+                )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    assert smallest is not None
+    one_fetch = 1_048_576 // smallest + 1  # records in aiokafka's max_partition_fetch_bytes, at most
+
+    peak = {0: 0, 1: 0}
+    add = TimestampMerger.add
+
+    def watched_add(self: TimestampMerger, tp: Any, records: Any) -> None:
+        add(self, tp, records)
+        peak[tp[1]] = max(peak[tp[1]], self.buffered(tp))
+
+    monkeypatch.setattr(TimestampMerger, "add", watched_add)
+    settings = Settings(kafka=kafka, topics=TopicSettings())
+    out = io.StringIO()
+    stats = await replay(settings, ReplayOptions(topics=(topic,), format="jsonl"), out)
+
+    assert stats.read == stats.shown == 2 * per_partition
+    times = [json.loads(line)["time"] for line in out.getvalue().splitlines()]
+    assert times == sorted(times)
+    assert per_partition > 100 + one_fetch, "the partition must be larger than its bound"
+    assert 0 < peak[0] <= 100 + one_fetch, peak
