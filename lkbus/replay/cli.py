@@ -150,6 +150,7 @@ def build_options(
     count: int | None,
     archive: Path | None,
     now: datetime,
+    redact: bool = False,
 ) -> ReplayOptions:
     """The options of one `lkbus replay` call; bad values raise a `ReplayError` (one line)."""
     if speed is not None and to_topic is None:
@@ -171,6 +172,7 @@ def build_options(
         speed=parse_speed(speed) if speed is not None else 1.0,
         count=count,
         archive=archive,
+        redact=redact,
     )
     options.check()
     return options
@@ -217,6 +219,12 @@ def replay_command(
     archive: Annotated[
         Path | None, typer.Option("--from-archive", help="Replay archived files instead of Kafka.")
     ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact", help="Timeline to share: hide what was said, show participants as participant-N."
+        ),
+    ] = False,
 ) -> None:
     """Replay recorded events between offsets or times: a timeline, JSON Lines, or another topic."""
     if output not in ("timeline", "jsonl"):
@@ -239,6 +247,7 @@ def replay_command(
             count=count,
             archive=archive,
             now=datetime.now(UTC),
+            redact=redact,
         )
     except LkbusError as exc:
         raise _fail(str(exc)) from None

@@ -54,6 +54,8 @@ class ReplayOptions:
     count: int | None = None
     """Stop after this many events shown or sent."""
     archive: Path | None = None
+    redact: bool = False
+    """Timeline only: hide what was said and replace participant identities by aliases."""
 
     def check(self) -> None:
         """Raise `ReplayOptionError` for options that do not go together."""
@@ -69,6 +71,11 @@ class ReplayOptions:
             raise ReplayOptionError("--speed must be more than 0 (1, 10x, 0.5x) or max")
         if self.count is not None and self.count < 1:
             raise ReplayOptionError("--count must be at least 1")
+        if self.redact and (self.to_topic is not None or self.format != "timeline"):
+            raise ReplayOptionError(
+                "--redact hides text in the timeline only; JSON Lines and --to-topic copy the records "
+                "as recorded (keep text out of Kafka with LKBUS_PUBLISHER__REDACT_TEXT)"
+            )
 
 
 @dataclass(slots=True)
@@ -159,7 +166,7 @@ async def _open_sink(
     single_session = len(options.filter.sessions) == 1 and not any(
         c in options.filter.sessions[0] for c in "*?["
     )
-    return TimelineSink(out, show_session=not single_session)
+    return TimelineSink(out, show_session=not single_session, redact=options.redact)
 
 
 async def _pump(

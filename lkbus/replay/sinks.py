@@ -53,9 +53,9 @@ class TimelineSink:
 
     takes_checked = False
 
-    def __init__(self, out: TextIO, *, show_session: bool) -> None:
+    def __init__(self, out: TextIO, *, show_session: bool, redact: bool = False) -> None:
         self._out = out
-        self._renderer = TimelineRenderer(show_session=show_session)
+        self._renderer = TimelineRenderer(show_session=show_session, redact=redact)
 
     async def write(self, items: Sequence[Item]) -> int:
         lines: list[str] = []

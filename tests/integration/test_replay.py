@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import tempfile
 import time
 import uuid
@@ -355,6 +356,14 @@ def test_cli_end_to_end(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["replay", "--format", "jsonl", "--agent", "billing", "--count", "3"])
     assert result.exit_code == 0, result.output
     assert len([line for line in result.output.splitlines() if line.startswith("{")]) == 3
+    plain = runner.invoke(app, ["replay", "--session", "sim-1"])
+    redacted = runner.invoke(app, ["replay", "--session", "sim-1", "--redact"])
+    assert plain.exit_code == redacted.exit_code == 0, redacted.output
+    said = re.findall(r'"([^"]+)"', plain.output)
+    assert said, "the real session's timeline quotes what was said"
+    assert not any(text in redacted.output for text in said)
+    assert "[redacted]" in redacted.output
+    assert len(redacted.output.splitlines()) == len(plain.output.splitlines())
     result = runner.invoke(app, ["sessions", "--since", "beginning", "--json"])
     assert result.exit_code == 0, result.output
     ids = {json.loads(line)["session_id"] for line in result.output.splitlines() if line.startswith("{")}

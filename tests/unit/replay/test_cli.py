@@ -64,6 +64,13 @@ def test_speed_without_to_topic_is_an_error() -> None:
         build_options(**options(speed="10x"))  # type: ignore[arg-type]
 
 
+def test_redact_is_an_option_of_the_timeline() -> None:
+    assert build_options(**options(redact=True)).redact  # type: ignore[arg-type]
+    assert not build_options(**options()).redact  # type: ignore[arg-type]
+    with pytest.raises(ReplayOptionError, match="JSON Lines and --to-topic copy the records as recorded"):
+        build_options(**options(redact=True, output="jsonl"))  # type: ignore[arg-type]
+
+
 def _one_error_line(args: list[str], expected: str) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
@@ -83,6 +90,8 @@ def _one_error_line(args: list[str], expected: str) -> None:
         (["replay", "--to-topic", "x", "--speed", "warp"], "--speed 'warp' is not a speed"),
         (["replay", "--follow", "--to", "end"], "--follow reads past the end"),
         (["replay", "--from", "-1h", "--to", "-2h"], "is after --to"),
+        (["replay", "--redact", "--format", "jsonl"], "--redact hides text in the timeline only"),
+        (["replay", "--redact", "--to-topic", "x"], "--redact hides text in the timeline only"),
         (["sessions", "--since", "last week"], "--since 'last week' is not a position"),
     ],
 )

@@ -148,3 +148,75 @@ def test_dtmf_keys_show_unless_redacted() -> None:
     )
     assert pressed.endswith("dtmf 5")
     assert hidden.endswith("dtmf (redacted)")
+
+
+def test_redacted_timeline_hides_what_was_said_and_aliases_participants() -> None:
+    context = ctx("s-1")
+    alice = {"sid": "PA_1", "identity": "alice@example.com", "kind": "standard"}
+    bob = {"sid": "PA_2", "identity": "bob", "kind": "sip"}
+    said = {
+        "type": "message",
+        "id": "i1",
+        "role": "user",
+        "content": [{"type": "text", "text": "my card is 4242"}],
+        "created_at": T0,
+    }
+    segment = {
+        "id": "g1",
+        "text": "call me at 555",
+        "start_time": 0,
+        "end_time": 1,
+        "language": "en",
+        "final": True,
+    }
+    records = [
+        participant_connected(context, "alice@example.com"),
+        encode_event(
+            "livekit.agent.user_input_transcribed",
+            {"transcript": "my card", "is_final": True},
+            context,
+            2,
+            T0,
+        ),
+        encode_event("livekit.agent.conversation_item_added", {"item": said}, context, 3, T0),
+        encode_event("livekit.room.active_speakers_changed", {"speakers": [bob, alice]}, context, 4, T0),
+        encode_event(
+            "livekit.room.transcription_received",
+            {"segments": [segment], "participant": bob, "track_sid": "TR_1"},
+            context,
+            5,
+            T0,
+        ),
+        encode_event(
+            "livekit.room.sip_dtmf_received", {"code": 4, "digit": "4", "participant": bob}, context, 6, T0
+        ),
+        encode_event(
+            "livekit.room.participant_disconnected",
+            {
+                "participant": alice | {"name": "Alice", "state": "disconnected", "metadata": ""},
+                "reason": None,
+            },
+            context,
+            7,
+            T0,
+        ),
+    ]
+    events = [decode(r.value, r.headers) for r in records]
+
+    def details(redact: bool) -> list[str]:
+        renderer = TimelineRenderer(show_session=False, redact=redact)
+        lines = [(e, renderer.render(e)[-1]) for e in events]
+        return [line.split(display_type(e.type), 1)[1].strip() for e, line in lines]
+
+    assert details(redact=True) == [
+        "participant-1 joined (standard)",
+        "user said [redacted]",
+        "user: [redacted]",
+        "speakers participant-2, participant-1",
+        "participant-2 transcription [redacted]",
+        "participant-2 dtmf (redacted)",
+        "participant-1 left",
+    ]
+    shown = " ".join(details(redact=False))
+    for private in ("alice@example.com", "bob", "my card", "4242", "555", "dtmf 4"):
+        assert private in shown, "as recorded, the same events show them"
