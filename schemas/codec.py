@@ -35,7 +35,14 @@ from schemas.envelope import (
     TopicFamily,
 )
 from schemas.exceptions import DecodeError, DecodeReason, EncodeError, UnsupportedEvent
-from schemas.fast_decode import check_fast, decode_fast
+from schemas.fast_decode import (
+    CONTENT_TYPE_BYTES,
+    HEADER_ORDER,
+    SPEC_BYTES,
+    check_fast,
+    fast_decoder_for,
+    header_values,
+)
 from schemas.ids import uuid7, uuid7_bytes
 from schemas.payloads.commands_v1 import COMMANDS, CommandV1
 from schemas.registry import REGISTRY, Registry
@@ -479,10 +486,46 @@ def decode(
     read with the newest known one, ignoring unknown fields. Every failure raises
     ``DecodeError`` whose ``reason`` and message say what is wrong and where.
     """
-    if headers:
-        fast = decode_fast(value, headers, registry)
-        if fast is not None:
-            return fast
+    # The fast path, inline: a call level costs about 5 % of a decode. ``check_fast`` reads the
+    # same way. It takes a record of a current version with CloudEvents headers that agree with
+    # the body, and bails out to the reference path below on anything else.
+    kind = type(headers)
+    if kind is list or kind is tuple:  # an iterator would be consumed here and not seen below
+        try:
+            try:
+                (
+                    (n0, spec),
+                    (n1, id_),
+                    (n2, type_),
+                    (n3, source),
+                    (n4, time),
+                    (n5, content_type),
+                    (n6, version),
+                ) = headers  # type: ignore[misc]
+                if (n0, n1, n2, n3, n4, n5, n6) != HEADER_ORDER:
+                    raise ValueError
+            except ValueError:
+                spec, id_, type_, source, time, content_type, version = header_values(headers)  # type: ignore[arg-type]
+            fast = registry.fast_decoders.get(type_) or fast_decoder_for(registry, type_)
+            if version == fast.version:
+                wire = fast.decode(value)
+                # time as text: the reference path also accepts the same instant written otherwise
+                if (
+                    time == wire.time.encode()
+                    and id_ == wire.id.encode()
+                    and source == wire.source.encode()
+                    and spec == SPEC_BYTES
+                    and content_type == CONTENT_TYPE_BYTES
+                ):
+                    event: Event = fast.convert(wire)
+                    return event
+        except (TypeError, ValueError):  # msgspec's and pydantic's errors are ValueErrors
+            pass
+    return _decode_checked(value, headers, registry)
+
+
+def _decode_checked(value: bytes, headers: Sequence[tuple[str, bytes]] | None, registry: Registry) -> Event:
+    """``decode``'s reference path: every check, each failure named."""
     try:
         body = orjson.loads(value)
     except (orjson.JSONDecodeError, TypeError) as exc:

@@ -13,6 +13,7 @@ import pickle
 import types
 import typing
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
@@ -28,6 +29,7 @@ from schemas import (
     SessionContext,
     TopicFamily,
     check_record,
+    codec,
     current_events,
     decode,
     encode_command,
@@ -35,7 +37,7 @@ from schemas import (
     encode_session_event,
     is_current_event,
 )
-from schemas.fast_decode import check_fast, decode_fast, prepare_fast_decoders
+from schemas.fast_decode import check_fast, prepare_fast_decoders
 from schemas.payloads.agent_v1 import UserStateChangedV1
 from schemas.registry import Registry
 from tests.unit.schemas import sdk_samples
@@ -126,6 +128,19 @@ def _outcome(value: bytes, headers: list[tuple[str, Any]] | None) -> Event | tup
         return (exc.reason.value, exc.path)
 
 
+class _ReferencePathTakenError(Exception):
+    pass
+
+
+def _fast_decode(value: Any, headers: Any) -> Event | None:
+    """``decode``'s event when its fast path takes the record (None: it went to the reference path)."""
+    with mock.patch.object(codec, "_decode_checked", side_effect=_ReferencePathTakenError):
+        try:
+            return decode(value, headers)
+        except _ReferencePathTakenError:
+            return None
+
+
 def _check_outcome(value: bytes, headers: list[tuple[str, Any]] | None) -> tuple[str, str | None] | None:
     try:
         check_record(value, headers)
@@ -139,6 +154,7 @@ def _same_both_ways(value: bytes, headers: list[tuple[str, Any]]) -> None:
     ``check_record`` fails exactly when ``decode`` does, for the same reason."""
     fast = _outcome(value, headers)
     reference = _outcome(value, None)
+    assert check_fast(value, headers, REGISTRY) == (_fast_decode(value, headers) is not None), "one fast path"
     for with_headers in (headers, None):
         outcome = _outcome(value, with_headers)
         assert _check_outcome(value, with_headers) == (None if isinstance(outcome, Event) else outcome)
@@ -249,6 +265,7 @@ def test_headers_are_checked_as_the_reference_does(headers: list[tuple[str, Any]
     except DecodeError as exc:
         expected = (exc.reason.value, exc.path)
     assert _outcome(GOOD.value, headers) == expected
+    assert check_fast(GOOD.value, headers, REGISTRY) == (_fast_decode(GOOD.value, headers) is not None)
 
 
 def test_iterator_headers_are_checked_once() -> None:
@@ -272,7 +289,7 @@ def test_time_written_otherwise_decodes_as_the_reference(time_json: bytes) -> No
 
 
 def test_fast_path_takes_the_common_record() -> None:
-    event = decode_fast(GOOD.value, GOOD.headers, REGISTRY)
+    event = _fast_decode(GOOD.value, GOOD.headers)
     assert event is not None
     assert event == decode(GOOD.value, None)
     assert event.model_fields_set == decode(GOOD.value, None).model_fields_set
@@ -437,7 +454,7 @@ def test_every_type_takes_the_fast_path_to_the_reference_event(
     type_name: str, value: bytes, headers: list[tuple[str, bytes]]
 ) -> None:
     reference = decode(value, None)
-    fast = decode_fast(value, headers, REGISTRY)
+    fast = _fast_decode(value, headers)
     assert fast is not None, type_name
     assert fast == reference
     assert type(fast) is type(reference)
