@@ -567,7 +567,7 @@ def fast_decoder(event_class: type[Event], version: bytes) -> FastDecoder:
 
 
 def _no_fast_path(wire: Any) -> Any:
-    raise AssertionError("never called: no header value equals this decoder's version")
+    raise ValueError("no fast path for this type")  # not reached: no header equals its version
 
 
 NO_FAST_PATH = FastDecoder(_no_fast_path, _no_fast_path, None, object())  # type: ignore[arg-type]
@@ -636,7 +636,7 @@ class _Absent:
 _ABSENT: Any = _Absent()
 
 
-def header_values(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> tuple[Any, ...]:
+def header_values(headers: Sequence[tuple[str, bytes]]) -> tuple[Any, ...]:
     """The seven header values in ``HEADER_ORDER``, whatever the order they come in (an absent one
     is a value equal to anything); ValueError (or TypeError) when the fast path cannot read them:
     a name given twice, no type or schema version header."""
@@ -670,7 +670,7 @@ def check_fast(value: Any, headers: Sequence[tuple[str, bytes]], registry: Regis
             if (n0, n1, n2, n3, n4, n5, n6) != HEADER_ORDER:
                 raise ValueError
         except ValueError:
-            spec, id_, type_, source, time, content_type, version = header_values(headers)  # type: ignore[arg-type]
+            spec, id_, type_, source, time, content_type, version = header_values(headers)
         fast = registry.fast_decoders.get(type_) or fast_decoder_for(registry, type_)
         if version == fast.version:
             wire = fast.decode(value)

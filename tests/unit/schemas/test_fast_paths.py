@@ -551,3 +551,29 @@ def test_a_model_of_few_values_shares_one_instance_per_value_as_pydantic_builds_
             first.model_fields_set.add("mode")  # shared, so never changed in place
     assert fast(b'{"on": true}') is not fast(b'{"on": true, "mode": null}'), "a field set to its default"
     assert fast(b'{"on": true}').model_fields_set == {"on"}
+
+
+def test_a_type_without_a_fast_path_is_decoded_by_the_reference_path() -> None:
+    from pydantic import Field
+
+    from schemas.fast_decode import NO_FAST_PATH
+    from schemas.payloads.base import Payload
+
+    class Aliased(Payload):
+        name: str = Field(alias="Name")
+
+    registry = Registry()
+    registry.register("test.aliased", TopicFamily.SESSION, Aliased)
+    body = orjson.loads(GOOD.value) | {"type": "test.aliased", "data": {"Name": "x"}}
+    value, headers = orjson.dumps(body), _headers(ce_type=b"test.aliased")
+    for _ in range(2):  # the second time with the type known to have no fast path
+        event = decode(value, headers, registry=registry)
+        assert event == decode(value, None, registry=registry)
+        assert isinstance(event.data, Aliased)
+        assert event.data.name == "x"
+        assert registry.fast_decoders[b"test.aliased"] is NO_FAST_PATH
+        assert not check_fast(value, headers, registry)
+        check_record(value, headers, registry=registry)
+    unknown = _headers(ce_type=b"test.unknown")
+    assert not check_fast(GOOD.value, unknown, registry)
+    assert b"test.unknown" not in registry.fast_decoders, "header values of unknown types are not kept"
