@@ -221,11 +221,6 @@ class _Translator:
             if inner.convert is None:
                 return _Field(wire, None)
             each: Convert = inner.convert
-            if inner.dispatch is not None:
-                members = inner.dispatch
-                return _Field(
-                    wire, lambda values: [members[type(v)](v) for v in values], _each(inner.check), item=inner
-                )
             return _Field(wire, lambda values: [each(v) for v in values], _each(inner.check), item=inner)
         if origin is dict:
             key, item = typing.get_args(annotation)
